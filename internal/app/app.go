@@ -1,0 +1,249 @@
+// Package app is the composition root: the only package that knows the
+// concrete store and queue, and the one that owns the start order (store →
+// catalog → delivery engine → ingest → HTTP) and the reverse stop order.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hookd/hookd/internal/config"
+	"github.com/hookd/hookd/internal/delivery"
+	"github.com/hookd/hookd/internal/egress"
+	"github.com/hookd/hookd/internal/httpx"
+	"github.com/hookd/hookd/internal/ingest"
+	"github.com/hookd/hookd/internal/queue/embedded"
+	"github.com/hookd/hookd/internal/store"
+	"github.com/hookd/hookd/internal/store/sqlite"
+	"github.com/hookd/hookd/internal/webhook"
+)
+
+// Version is hookd's version, sent in User-Agent; set at build time with
+// -ldflags "-X github.com/hookd/hookd/internal/app.Version=…".
+var Version = "0.1.0-dev"
+
+// Options are the parts of an App that are not configuration.
+type Options struct {
+	Logger *slog.Logger
+	// Stderr receives one-time notices (generated secrets). Default os.Stderr.
+	Stderr io.Writer
+	// Listener, when set, is served instead of listening on cfg.Host:Port.
+	Listener net.Listener
+	// AfterRecord is passed to the delivery engine (tests, simulate).
+	AfterRecord func(store.AttemptRecordParams)
+	// PollInterval overrides the delivery engine's poll interval.
+	PollInterval time.Duration
+}
+
+// App is one running hookd.
+type App struct {
+	cfg      config.Config
+	opts     Options
+	log      *slog.Logger
+	store    store.Store
+	engine   *delivery.Engine
+	ingest   *ingest.Handler
+	server   *http.Server
+	listener net.Listener
+	served   chan error
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// New opens the store and wires every part; nothing runs until Start.
+func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Stderr == nil {
+		opts.Stderr = os.Stderr
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	path, _ := cfg.SQLitePath()
+	st, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	cat, err := newCatalog(ctx, cfg.Sources, cfg.Destinations, st, opts.Stderr)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	lease := 30 * time.Second
+	for _, d := range cat.destinations {
+		lease = max(lease, d.Timeout+30*time.Second)
+	}
+	q := embedded.New(st, nil)
+	a := &App{cfg: cfg, opts: opts, log: opts.Logger, store: st, served: make(chan error, 1)}
+	a.engine = delivery.New(delivery.Options{
+		Queue:   q,
+		Store:   st,
+		Catalog: cat,
+		Client:  egress.NewClient(egress.Options{AllowPrivate: cfg.AllowPrivateDestinations}),
+		Retry: delivery.RetryPolicy{
+			MaxRetries: cfg.MaxRetries, BaseDelay: cfg.RetryBaseDelay, MaxDelay: cfg.RetryMaxDelay, Jitter: 0.2,
+		},
+		Workers:         cfg.Workers,
+		Lease:           lease,
+		PollInterval:    opts.PollInterval,
+		ShutdownTimeout: cfg.ShutdownTimeout,
+		UserAgent:       "hookd/" + Version,
+		Logger:          opts.Logger,
+		AfterRecord:     opts.AfterRecord,
+	})
+	a.ingest = ingest.New(ingest.Options{Store: st, Queue: q, Catalog: cat, Logger: opts.Logger})
+	a.server = &http.Server{
+		Handler:           a.routes(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    1 << 20,
+		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
+	}
+	if len(cat.sources) == 0 {
+		a.log.Warn("no sources configured: every webhook will get 404; declare sources in a file named by HOOKD_CONFIG")
+	}
+	return a, nil
+}
+
+// Start recovers leases left by a crashed process, starts delivery and
+// ingest, and serves HTTP.
+func (a *App) Start(ctx context.Context) error {
+	if ex, ok := a.store.(store.Exclusive); ok {
+		n, err := ex.DeliveryReleaseAllLeases(ctx, time.Now())
+		if err != nil {
+			return fmt.Errorf("recover leases: %w", err)
+		}
+		if n > 0 {
+			a.log.Info("recovered deliveries left in flight by a previous run", "count", n)
+		}
+	}
+	if err := a.engine.Start(ctx); err != nil {
+		return err
+	}
+	if err := a.ingest.Start(ctx); err != nil {
+		return err
+	}
+	ln := a.opts.Listener
+	if ln == nil {
+		var err error
+		ln, err = net.Listen("tcp", net.JoinHostPort(a.cfg.Host, strconv.Itoa(a.cfg.Port)))
+		if err != nil {
+			a.engine.Stop()
+			a.ingest.Stop()
+			return fmt.Errorf("listen: %w", err)
+		}
+	}
+	a.listener = ln
+	go func() { a.served <- a.server.Serve(ln) }()
+	a.log.Info("hookd listening", "addr", ln.Addr().String(), "version", Version, "database", a.cfg.DatabaseURL)
+	return nil
+}
+
+// Addr is the address being served, after Start.
+func (a *App) Addr() string { return a.listener.Addr().String() }
+
+// Store exposes the store to in-process tools (simulate, bench, tests).
+func (a *App) Store() store.Store { return a.store }
+
+// Stop shuts down in reverse order: stop accepting and finish requests in
+// progress, commit queued ingests, finish or hand back attempts in flight,
+// close the store. Idempotent.
+func (a *App) Stop(ctx context.Context) error {
+	a.stopOnce.Do(func() {
+		var errs []error
+		if a.listener != nil {
+			if err := a.server.Shutdown(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+			}
+			if err := <-a.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errs = append(errs, err)
+			}
+		}
+		a.ingest.Stop()
+		a.engine.Stop()
+		if err := a.store.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close store: %w", err))
+		}
+		a.stopErr = errors.Join(errs...)
+	})
+	return a.stopErr
+}
+
+// Run starts an App and serves until ctx ends, then stops it.
+func Run(ctx context.Context, cfg config.Config, opts Options) error {
+	a, err := New(ctx, cfg, opts)
+	if err != nil {
+		return err
+	}
+	if err := a.Start(ctx); err != nil {
+		a.Stop(context.Background())
+		return err
+	}
+	select {
+	case <-ctx.Done():
+	case err := <-a.served:
+		a.served <- err
+	}
+	a.log.Info("shutting down")
+	stopCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout+10*time.Second)
+	defer cancel()
+	return a.Stop(stopCtx)
+}
+
+func (a *App) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/webhook/{source}", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			httpx.WriteError(w, r, a.log, httpx.Errorf(http.StatusMethodNotAllowed, "method_not_allowed", "use POST"))
+			return
+		}
+		a.ingest.ServeHTTP(w, r)
+	}))
+	mux.HandleFunc("GET /debug/status", httpx.Handle(a.log, a.status))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", httpx.Handle(a.log, func(w http.ResponseWriter, r *http.Request) error {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := a.store.Ping(ctx); err != nil {
+			return &httpx.Error{Status: http.StatusServiceUnavailable, Code: "store_unavailable", Message: "store is not answering", Err: err}
+		}
+		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+		return nil
+	}))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		httpx.WriteError(w, r, a.log, fmt.Errorf("%s: %w", r.URL.Path, webhook.ErrNotFound))
+	})
+	return mux
+}
+
+// Status is the body of GET /debug/status.
+type Status struct {
+	store.QueueStats
+	// InFlightLocal counts attempts running in this process right now.
+	InFlightLocal int64 `json:"in_flight_local"`
+}
+
+func (a *App) status(w http.ResponseWriter, r *http.Request) error {
+	st, err := a.store.QueueStats(r.Context(), time.Now())
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, Status{QueueStats: st, InFlightLocal: a.engine.InFlight()})
+	return nil
+}

@@ -1,0 +1,340 @@
+// Package bench is `hookd bench`: it starts hookd in-process with the
+// embedded default on loopback, a local receiver, and N concurrent senders
+// for a fixed time, then reports ingest throughput and 202 latency,
+// delivery throughput, end-to-end latency (sent → arrived at the receiver)
+// and peak RSS. With --rate it offers a fixed load instead of a closed
+// loop, and measures latency from each request's scheduled time so that a
+// stall is not hidden (no coordinated omission).
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hookd/hookd/internal/app"
+	"github.com/hookd/hookd/internal/config"
+	"github.com/hookd/hookd/internal/receiver"
+	"github.com/hookd/hookd/internal/webhook"
+)
+
+// Options shape one run.
+type Options struct {
+	Duration time.Duration
+	Senders  int
+	BodySize int
+	// Rate, when positive, offers this many requests per second in total;
+	// zero means each sender sends as fast as it gets answers.
+	Rate int
+	// Drain bounds the wait for deliveries after sending stops.
+	Drain   time.Duration
+	Workers int
+	// Dir holds the store; a temporary directory when empty.
+	Dir  string
+	JSON bool
+	Out  io.Writer
+}
+
+// Result is what a run measured.
+type Result struct {
+	Duration       string  `json:"duration"`
+	Senders        int     `json:"senders"`
+	BodyBytes      int     `json:"body_bytes"`
+	OfferedRate    int     `json:"offered_rate,omitempty"`
+	Accepted       int64   `json:"accepted"`
+	Errors         int64   `json:"errors"`
+	IngestPerSec   float64 `json:"ingest_per_sec"`
+	IngestP50Ms    float64 `json:"ingest_p50_ms"`
+	IngestP99Ms    float64 `json:"ingest_p99_ms"`
+	Delivered      int64   `json:"delivered"`
+	DeliverPerSec  float64 `json:"deliveries_per_sec"`
+	EndToEndP50Ms  float64 `json:"e2e_p50_ms"`
+	EndToEndP99Ms  float64 `json:"e2e_p99_ms"`
+	PeakRSSMiB     float64 `json:"peak_rss_mib"`
+	Lost           int64   `json:"lost"`
+	GoMaxProcs     int     `json:"gomaxprocs"`
+	DeliveryWindow string  `json:"delivery_window"`
+}
+
+// Command returns `hookd bench`.
+func Command() *cobra.Command {
+	var opts Options
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure ingest and delivery throughput and latency on loopback",
+		Long: `bench starts hookd in-process (embedded SQLite store and queue) on a
+loopback port with a local receiver, drives concurrent senders for a fixed
+time, waits for every delivery, and reports ingest requests/s with p50/p99
+latency of the 202, deliveries/s, end-to-end latency (sent → arrived) p50/p99
+and the process's peak RSS (which includes the senders and the receiver).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.Out = cmd.OutOrStdout()
+			_, err := Run(cmd.Context(), opts)
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.DurationVarP(&opts.Duration, "duration", "d", 10*time.Second, "how long to send")
+	f.IntVarP(&opts.Senders, "senders", "s", 64, "concurrent senders")
+	f.IntVar(&opts.BodySize, "body-size", 300, "bytes of JSON per webhook")
+	f.IntVarP(&opts.Rate, "rate", "r", 0, "offered requests/s in total (0: as fast as possible)")
+	f.DurationVar(&opts.Drain, "drain", 60*time.Second, "how long to wait for deliveries after sending")
+	f.IntVar(&opts.Workers, "workers", 64, "delivery workers")
+	f.StringVar(&opts.Dir, "dir", "", "directory for the store (default: a temporary one)")
+	f.BoolVar(&opts.JSON, "json", false, "print the result as JSON")
+	return cmd
+}
+
+// latencies collects durations from many goroutines.
+type latencies struct {
+	mu sync.Mutex
+	d  []time.Duration
+}
+
+func (l *latencies) add(d time.Duration) {
+	l.mu.Lock()
+	l.d = append(l.d, d)
+	l.mu.Unlock()
+}
+
+func (l *latencies) percentile(p float64) float64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.d) == 0 {
+		return 0
+	}
+	slices.Sort(l.d)
+	i := int(float64(len(l.d)-1) * p)
+	return float64(l.d[i]) / float64(time.Millisecond)
+}
+
+// Run runs one benchmark.
+func Run(ctx context.Context, opts Options) (Result, error) {
+	if opts.Duration <= 0 {
+		opts.Duration = 10 * time.Second
+	}
+	if opts.Senders <= 0 {
+		opts.Senders = 64
+	}
+	if opts.BodySize < 64 {
+		opts.BodySize = 64
+	}
+	if opts.Drain <= 0 {
+		opts.Drain = 60 * time.Second
+	}
+	if opts.Out == nil {
+		opts.Out = os.Stdout
+	}
+	res := Result{Duration: opts.Duration.String(), Senders: opts.Senders, BodyBytes: opts.BodySize, OfferedRate: opts.Rate, GoMaxProcs: runtime.GOMAXPROCS(0)}
+	dir := opts.Dir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "hookd-bench-")
+		if err != nil {
+			return res, err
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	}
+
+	var delivered atomic.Int64
+	var lastArrival atomic.Int64
+	e2e := &latencies{}
+	recv, err := receiver.Start(receiver.Always(http.StatusOK), receiver.Options{OnArrival: func(a receiver.Arrival) {
+		if a.Try != 1 {
+			return
+		}
+		if sent := sentAt(a.Body); sent > 0 {
+			e2e.add(time.Duration(a.At.UnixNano() - sent))
+		}
+		delivered.Add(1)
+		lastArrival.Store(a.At.UnixNano())
+	}})
+	if err != nil {
+		return res, err
+	}
+	defer recv.Close()
+
+	cfg := config.Default()
+	cfg.DatabaseURL = "sqlite://" + dir + "/hookd.db"
+	cfg.AllowPrivateDestinations = true
+	cfg.Workers = max(opts.Workers, 1)
+	cfg.Sources = []webhook.Source{{Name: "bench", MaxBodyBytes: config.DefaultMaxBodyBytes}}
+	cfg.Destinations = []webhook.Destination{{Name: "receiver", URL: recv.URL() + "/hooks", Sources: []string{"bench"},
+		Timeout: 10 * time.Second, MaxInFlight: cfg.Workers}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return res, err
+	}
+	a, err := app.New(ctx, cfg, app.Options{Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), Stderr: io.Discard, Listener: ln})
+	if err != nil {
+		return res, err
+	}
+	if err := a.Start(ctx); err != nil {
+		return res, err
+	}
+	defer a.Stop(context.Background())
+	url := "http://" + a.Addr() + "/webhook/bench"
+
+	transport := &http.Transport{MaxIdleConns: opts.Senders * 2, MaxIdleConnsPerHost: opts.Senders * 2, IdleConnTimeout: time.Minute}
+	client := &http.Client{Transport: transport, Timeout: 30 * time.Second}
+	defer transport.CloseIdleConnections()
+	padding := strings.Repeat("x", max(opts.BodySize-60, 0))
+
+	ingest := &latencies{}
+	var accepted, errs atomic.Int64
+	var seq atomic.Int64
+	sendCtx, stop := context.WithTimeout(ctx, opts.Duration)
+	defer stop()
+
+	// With a rate, a scheduler hands out intended send times.
+	var schedule chan time.Time
+	if opts.Rate > 0 {
+		schedule = make(chan time.Time, opts.Senders*4)
+		go func() {
+			defer close(schedule)
+			interval := time.Second / time.Duration(opts.Rate)
+			next := time.Now()
+			for {
+				next = next.Add(interval)
+				if d := time.Until(next); d > 0 {
+					time.Sleep(d)
+				}
+				select {
+				case schedule <- next:
+				case <-sendCtx.Done():
+					return
+				}
+			}
+		}()
+	}
+
+	fmt.Fprintf(opts.Out, "hookd bench: %d senders, %d-byte bodies, %s, rate %s, store %s\n", opts.Senders, opts.BodySize, opts.Duration, rateText(opts.Rate), dir)
+	began := time.Now()
+	var wg sync.WaitGroup
+	for range opts.Senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var buf bytes.Buffer
+			for sendCtx.Err() == nil {
+				intended := time.Now()
+				if schedule != nil {
+					t, ok := <-schedule
+					if !ok {
+						return
+					}
+					intended = t
+				}
+				buf.Reset()
+				n := seq.Add(1)
+				fmt.Fprintf(&buf, `{"type":"bench.event","n":%d,"sent_ns":%d,"pad":"%s"}`, n, time.Now().UnixNano(), padding)
+				req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(buf.Bytes()))
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := client.Do(req)
+				if err != nil {
+					errs.Add(1)
+					continue
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusAccepted {
+					errs.Add(1)
+					continue
+				}
+				accepted.Add(1)
+				ingest.add(time.Since(intended))
+			}
+		}()
+	}
+	wg.Wait()
+	sendElapsed := time.Since(began)
+	res.Accepted, res.Errors = accepted.Load(), errs.Load()
+	res.IngestPerSec = float64(res.Accepted) / sendElapsed.Seconds()
+	res.IngestP50Ms, res.IngestP99Ms = ingest.percentile(0.50), ingest.percentile(0.99)
+
+	drainEnd := time.Now().Add(opts.Drain)
+	for delivered.Load() < res.Accepted && time.Now().Before(drainEnd) && ctx.Err() == nil {
+		time.Sleep(20 * time.Millisecond)
+	}
+	res.Delivered = delivered.Load()
+	res.Lost = res.Accepted - res.Delivered
+	window := time.Duration(lastArrival.Load() - began.UnixNano())
+	if window > 0 {
+		res.DeliverPerSec = float64(res.Delivered) / window.Seconds()
+		res.DeliveryWindow = window.Round(time.Millisecond).String()
+	}
+	res.EndToEndP50Ms, res.EndToEndP99Ms = e2e.percentile(0.50), e2e.percentile(0.99)
+	res.PeakRSSMiB = peakRSSMiB()
+
+	if opts.JSON {
+		enc := json.NewEncoder(opts.Out)
+		enc.SetIndent("", "  ")
+		return res, enc.Encode(res)
+	}
+	fmt.Fprintf(opts.Out, "ingest:     %d accepted, %d errors, %.0f req/s, 202 latency p50 %.2f ms, p99 %.2f ms\n",
+		res.Accepted, res.Errors, res.IngestPerSec, res.IngestP50Ms, res.IngestP99Ms)
+	fmt.Fprintf(opts.Out, "delivery:   %d delivered in %s, %.0f deliveries/s\n", res.Delivered, res.DeliveryWindow, res.DeliverPerSec)
+	fmt.Fprintf(opts.Out, "end-to-end: p50 %.2f ms, p99 %.2f ms (sent → arrived at the receiver)\n", res.EndToEndP50Ms, res.EndToEndP99Ms)
+	fmt.Fprintf(opts.Out, "peak RSS:   %.0f MiB (whole process: hookd, senders and receiver), GOMAXPROCS %d\n", res.PeakRSSMiB, res.GoMaxProcs)
+	if res.Lost > 0 {
+		return res, fmt.Errorf("%d accepted webhooks were not delivered within %s", res.Lost, opts.Drain)
+	}
+	return res, nil
+}
+
+func rateText(r int) string {
+	if r <= 0 {
+		return "unlimited"
+	}
+	return strconv.Itoa(r) + "/s"
+}
+
+// sentAt reads "sent_ns" from a bench body without a full JSON parse.
+func sentAt(body []byte) int64 {
+	const key = `"sent_ns":`
+	i := bytes.Index(body, []byte(key))
+	if i < 0 {
+		return 0
+	}
+	rest := body[i+len(key):]
+	j := bytes.IndexAny(rest, ",}")
+	if j < 0 {
+		return 0
+	}
+	n, _ := strconv.ParseInt(string(rest[:j]), 10, 64)
+	return n
+}
+
+// peakRSSMiB reads VmHWM from /proc/self/status (Linux); 0 elsewhere.
+func peakRSSMiB() float64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}

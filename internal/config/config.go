@@ -1,0 +1,197 @@
+// Package config turns environment variables, a .env file, flags and the
+// YAML file of sources and destinations into one Config value that is passed
+// down; nothing reads the environment after this package.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/joho/godotenv"
+
+	"github.com/hookd/hookd/internal/webhook"
+)
+
+// Config is everything hookd needs to run. The zero value is not useful;
+// start from Default.
+type Config struct {
+	// Port is the HTTP port of ingest, API and dashboard. Default 4000.
+	Port int
+	// Host is the address to bind. Default "" (all interfaces).
+	Host string
+	// DatabaseURL selects the store: sqlite://PATH. Default
+	// sqlite://./data/hookd.db.
+	DatabaseURL string
+	// RedisURL selects the queue; empty (the default) is the embedded queue.
+	RedisURL string
+	// MaxRetries is the number of retries after the first try. Default 5.
+	MaxRetries int
+	// RetryBaseDelay is the delay before the first retry; retry n waits
+	// RetryBaseDelay * 2^(n-1), with jitter. Default 5s.
+	RetryBaseDelay time.Duration
+	// RetryMaxDelay caps every retry delay, Retry-After included. Default 1h.
+	RetryMaxDelay time.Duration
+	// ConfigFile is the YAML file of sources and destinations. Default empty:
+	// ./hookd.yaml when that exists, else no sources.
+	ConfigFile string
+	// AdminPassword seeds the first user. Default empty.
+	AdminPassword string
+	// JWTSecret signs dashboard tokens. Default empty (generated, stored).
+	JWTSecret string
+	// AllowPrivateDestinations lets deliveries reach loopback and private
+	// addresses. Default false.
+	AllowPrivateDestinations bool
+	// Workers bounds concurrent delivery attempts. Default 64.
+	Workers int
+	// ShutdownTimeout bounds how long a graceful stop waits for in-flight
+	// attempts before handing them back to the queue. Default 10s.
+	ShutdownTimeout time.Duration
+	// LogLevel is debug, info, warn or error. Default info.
+	LogLevel string
+
+	// Sources and Destinations come from ConfigFile.
+	Sources      []webhook.Source
+	Destinations []webhook.Destination
+}
+
+// Default returns the documented defaults.
+func Default() Config {
+	return Config{
+		Port:            4000,
+		DatabaseURL:     "sqlite://./data/hookd.db",
+		MaxRetries:      5,
+		RetryBaseDelay:  5 * time.Second,
+		RetryMaxDelay:   time.Hour,
+		Workers:         64,
+		ShutdownTimeout: 10 * time.Second,
+		LogLevel:        "info",
+	}
+}
+
+// Lookup reads one variable, like os.LookupEnv.
+type Lookup func(key string) (string, bool)
+
+// EnvWithDotenv returns a Lookup over the process environment backed by the
+// .env file in dir, if there is one: real variables win over the file.
+func EnvWithDotenv(path string) (Lookup, error) {
+	file := map[string]string{}
+	if _, err := os.Stat(path); err == nil {
+		file, err = godotenv.Read(path)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", path, err)
+		}
+	}
+	return func(key string) (string, bool) {
+		if v, ok := os.LookupEnv(key); ok {
+			return v, true
+		}
+		v, ok := file[key]
+		return v, ok
+	}, nil
+}
+
+// FromEnv applies environment variables on top of c. Errors name the
+// variable.
+func (c *Config) FromEnv(env Lookup) error {
+	var errs []error
+	str := func(key string, dst *string) {
+		if v, ok := env(key); ok && v != "" {
+			*dst = v
+		}
+	}
+	integer := func(key string, dst *int) {
+		if v, ok := env(key); ok && v != "" {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %q is not a whole number", key, v))
+				return
+			}
+			*dst = n
+		}
+	}
+	millis := func(key string, dst *time.Duration) {
+		if v, ok := env(key); ok && v != "" {
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %q is not a number of milliseconds", key, v))
+				return
+			}
+			*dst = time.Duration(n) * time.Millisecond
+		}
+	}
+	boolean := func(key string, dst *bool) {
+		if v, ok := env(key); ok && v != "" {
+			b, err := strconv.ParseBool(strings.TrimSpace(v))
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %q is not true or false", key, v))
+				return
+			}
+			*dst = b
+		}
+	}
+	integer("PORT", &c.Port)
+	str("HOOKD_HOST", &c.Host)
+	str("DATABASE_URL", &c.DatabaseURL)
+	str("REDIS_URL", &c.RedisURL)
+	integer("MAX_RETRIES", &c.MaxRetries)
+	millis("RETRY_BASE_DELAY", &c.RetryBaseDelay)
+	millis("RETRY_MAX_DELAY", &c.RetryMaxDelay)
+	str("HOOKD_CONFIG", &c.ConfigFile)
+	str("HOOKD_ADMIN_PASSWORD", &c.AdminPassword)
+	str("JWT_SECRET", &c.JWTSecret)
+	boolean("HOOKD_ALLOW_PRIVATE_DESTINATIONS", &c.AllowPrivateDestinations)
+	integer("HOOKD_WORKERS", &c.Workers)
+	millis("HOOKD_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout)
+	str("HOOKD_LOG_LEVEL", &c.LogLevel)
+	return errors.Join(errs...)
+}
+
+// SQLitePath returns the file path of a sqlite:// DatabaseURL.
+func (c *Config) SQLitePath() (string, bool) {
+	p, ok := strings.CutPrefix(c.DatabaseURL, "sqlite://")
+	return p, ok
+}
+
+// Validate checks the settings that do not come from the file (LoadFile
+// checks those) and returns every problem, each naming its variable.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.Port < 0 || c.Port > 65535 {
+		errs = append(errs, fmt.Errorf("PORT: %d is not a port number", c.Port))
+	}
+	switch {
+	case strings.HasPrefix(c.DatabaseURL, "sqlite://"):
+		if p, _ := c.SQLitePath(); p == "" {
+			errs = append(errs, errors.New("DATABASE_URL: sqlite:// needs a file path, such as sqlite://./data/hookd.db"))
+		}
+	case strings.HasPrefix(c.DatabaseURL, "postgres://"), strings.HasPrefix(c.DatabaseURL, "postgresql://"):
+		errs = append(errs, errors.New("DATABASE_URL: the PostgreSQL store is not available in this version; use sqlite://PATH"))
+	default:
+		errs = append(errs, fmt.Errorf("DATABASE_URL: %q must start with sqlite://", c.DatabaseURL))
+	}
+	if c.RedisURL != "" {
+		errs = append(errs, errors.New("REDIS_URL: the Redis queue is not available in this version; leave it empty for the embedded queue"))
+	}
+	if c.MaxRetries < 0 || c.MaxRetries > 100 {
+		errs = append(errs, fmt.Errorf("MAX_RETRIES: %d is outside 0..100", c.MaxRetries))
+	}
+	if c.RetryBaseDelay <= 0 {
+		errs = append(errs, fmt.Errorf("RETRY_BASE_DELAY: must be positive, got %s", c.RetryBaseDelay))
+	}
+	if c.RetryMaxDelay < c.RetryBaseDelay {
+		errs = append(errs, fmt.Errorf("RETRY_MAX_DELAY: %s is below RETRY_BASE_DELAY %s", c.RetryMaxDelay, c.RetryBaseDelay))
+	}
+	if c.Workers < 1 || c.Workers > 10000 {
+		errs = append(errs, fmt.Errorf("HOOKD_WORKERS: %d is outside 1..10000", c.Workers))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("HOOKD_LOG_LEVEL: %q is not debug, info, warn or error", c.LogLevel))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,454 @@
+// Package delivery owns getting events to destinations: a dispatcher that
+// claims due deliveries from the queue, a bounded set of workers that make
+// the HTTP attempts, the retry policy that decides what follows a failure,
+// and a recorder that stores results in batches.
+//
+// Head-of-line isolation: each destination has a cap on attempts in flight
+// (MaxInFlight). A destination at its cap is excluded from claims, so a
+// receiver that hangs holds at most its own cap of workers and deliveries to
+// every other destination go on.
+//
+// Recovery: the dispatcher claims whenever the queue wakes it, whenever a
+// worker frees a slot, when the next scheduled retry comes due, and at least
+// every PollInterval. Leases are visibility timeouts, so a delivery whose
+// worker died comes due again by itself when its lease runs out; a lost
+// wake-up costs at most one PollInterval.
+package delivery
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/hookd/hookd/internal/batch"
+	"github.com/hookd/hookd/internal/egress"
+	"github.com/hookd/hookd/internal/ids"
+	"github.com/hookd/hookd/internal/queue"
+	"github.com/hookd/hookd/internal/signing"
+	"github.com/hookd/hookd/internal/store"
+	"github.com/hookd/hookd/internal/webhook"
+)
+
+// Recorder is the part of the store the engine writes to.
+type Recorder interface {
+	DeliveryRecordAttempts(ctx context.Context, params []store.AttemptRecordParams) error
+	DeliveryReleaseLeases(ctx context.Context, params []store.LeaseReleaseParams) error
+}
+
+// Catalog resolves a delivery's destination by name at attempt time, so a
+// corrected URL applies to the next retry.
+type Catalog interface {
+	Destination(name string) (webhook.Destination, bool)
+}
+
+// Options configure an Engine.
+type Options struct {
+	Queue   queue.Queue
+	Store   Recorder
+	Catalog Catalog
+	// Client sends attempts; egress.NewClient builds the right one.
+	Client *http.Client
+	Retry  RetryPolicy
+	// Workers bounds attempts in flight across all destinations. Default 64.
+	Workers int
+	// Lease is how long a claimed delivery stays invisible to other
+	// claimers; it must exceed the longest destination timeout. Default 2m.
+	Lease time.Duration
+	// PollInterval bounds the wait between claims when nothing wakes the
+	// dispatcher. Default 1s.
+	PollInterval time.Duration
+	// ShutdownTimeout bounds how long Stop waits for attempts in flight
+	// before cancelling them and handing their deliveries back. Default 10s.
+	ShutdownTimeout time.Duration
+	// UserAgent is sent with every attempt. Default "hookd".
+	UserAgent string
+	Logger    *slog.Logger
+	// Now and Random default to time.Now and math/rand/v2.Float64.
+	Now    func() time.Time
+	Random func() float64
+	// AfterRecord, when set, is called after each attempt is stored. Tests
+	// use it to wait for attempts without sleeping.
+	AfterRecord func(store.AttemptRecordParams)
+}
+
+// Engine delivers. Start it once; Stop it once or more.
+type Engine struct {
+	opts     Options
+	recorder *batch.Batcher[store.AttemptRecordParams, struct{}]
+	signers  sync.Map // secret → *signing.Signer
+
+	ctx       context.Context // ends when Stop begins: no new claims
+	stopClaim context.CancelFunc
+	hard      context.Context // ends when the shutdown grace runs out
+	cancel    context.CancelFunc
+
+	inflight  atomic.Int64
+	mu        sync.Mutex
+	perDest   map[string]int
+	slotFreed chan struct{}
+	workers   sync.WaitGroup
+	loopDone  chan struct{}
+	startOnce sync.Once
+	stopOnce  sync.Once
+}
+
+// New returns an Engine with defaults applied.
+func New(opts Options) *Engine {
+	if opts.Workers <= 0 {
+		opts.Workers = 64
+	}
+	if opts.Lease <= 0 {
+		opts.Lease = 2 * time.Minute
+	}
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = time.Second
+	}
+	if opts.ShutdownTimeout <= 0 {
+		opts.ShutdownTimeout = 10 * time.Second
+	}
+	if opts.UserAgent == "" {
+		opts.UserAgent = "hookd"
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Random == nil {
+		opts.Random = rand.Float64
+	}
+	e := &Engine{
+		opts:      opts,
+		perDest:   map[string]int{},
+		slotFreed: make(chan struct{}, 1),
+		loopDone:  make(chan struct{}),
+	}
+	e.recorder = batch.New(256, func(ctx context.Context, params []store.AttemptRecordParams) ([]struct{}, error) {
+		if err := opts.Store.DeliveryRecordAttempts(ctx, params); err != nil {
+			return nil, err
+		}
+		return make([]struct{}, len(params)), nil
+	})
+	return e
+}
+
+// Start begins claiming and delivering.
+func (e *Engine) Start(ctx context.Context) error {
+	e.startOnce.Do(func() {
+		base := context.WithoutCancel(ctx)
+		e.ctx, e.stopClaim = context.WithCancel(base)
+		e.hard, e.cancel = context.WithCancel(base)
+		_ = e.recorder.Start(base)
+		go e.dispatch()
+	})
+	return nil
+}
+
+// Stop stops claiming, waits up to ShutdownTimeout for attempts in flight,
+// cancels the rest and hands their deliveries back to the queue (due at
+// once, no attempt counted), then flushes recorded results. Idempotent.
+func (e *Engine) Stop() {
+	e.stopOnce.Do(func() {
+		if e.stopClaim == nil { // never started
+			return
+		}
+		e.stopClaim()
+		<-e.loopDone
+		done := make(chan struct{})
+		go func() { e.workers.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(e.opts.ShutdownTimeout):
+			e.opts.Logger.Warn("shutdown timeout: cancelling attempts in flight", "in_flight", e.inflight.Load())
+			e.cancel()
+			<-done
+		}
+		e.cancel()
+		e.recorder.Stop()
+	})
+}
+
+// InFlight reports attempts in progress in this process.
+func (e *Engine) InFlight() int64 { return e.inflight.Load() }
+
+func (e *Engine) dispatch() {
+	defer close(e.loopDone)
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	errDelay := 50 * time.Millisecond
+	for {
+		if e.ctx.Err() != nil {
+			return
+		}
+		free := e.opts.Workers - int(e.inflight.Load())
+		wait := e.opts.PollInterval
+		if free > 0 {
+			limit := min(free, 256)
+			res, err := e.opts.Queue.Claim(e.ctx, queue.ClaimParams{
+				Limit: limit, Lease: e.opts.Lease, Exclude: e.saturated(), Remaining: e.remaining,
+			})
+			switch {
+			case err != nil && e.ctx.Err() != nil:
+				return
+			case err != nil:
+				e.opts.Logger.Error("claim failed", "err", err)
+				wait = errDelay
+				errDelay = min(errDelay*2, e.opts.PollInterval)
+			default:
+				errDelay = 50 * time.Millisecond
+				for _, job := range res.Jobs {
+					e.start(job, res.LeaseToken)
+				}
+				if len(res.Jobs) == limit {
+					continue // there may be more due right now
+				}
+				if !res.NextDueAt.IsZero() {
+					if d := res.NextDueAt.Sub(e.opts.Now()); d < wait {
+						wait = d
+					}
+				}
+				if wait <= 0 && len(res.Jobs) == 0 {
+					// Due work exists but capacity holds it back: wait for
+					// a slot, a wake-up, or a short tick.
+					wait = 10 * time.Millisecond
+				}
+			}
+		}
+		if wait <= 0 {
+			continue
+		}
+		timer.Reset(wait)
+		select {
+		case <-e.ctx.Done():
+			return
+		case <-e.opts.Queue.Wake():
+		case <-e.slotFreed:
+		case <-timer.C:
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+	}
+}
+
+// saturated lists destinations at their cap.
+func (e *Engine) saturated() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []string
+	for name, n := range e.perDest {
+		if n >= e.capOf(name) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+func (e *Engine) remaining(name string) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.capOf(name) - e.perDest[name]
+}
+
+func (e *Engine) capOf(name string) int {
+	if d, ok := e.opts.Catalog.Destination(name); ok && d.MaxInFlight > 0 {
+		return d.MaxInFlight
+	}
+	return e.opts.Workers
+}
+
+func (e *Engine) start(job webhook.Job, token string) {
+	e.inflight.Add(1)
+	e.mu.Lock()
+	e.perDest[job.Delivery.Destination]++
+	e.mu.Unlock()
+	e.workers.Add(1)
+	go func() {
+		defer e.workers.Done()
+		e.attempt(job, token)
+		e.mu.Lock()
+		if e.perDest[job.Delivery.Destination]--; e.perDest[job.Delivery.Destination] <= 0 {
+			delete(e.perDest, job.Delivery.Destination)
+		}
+		e.mu.Unlock()
+		e.inflight.Add(-1)
+		select {
+		case e.slotFreed <- struct{}{}:
+		default:
+		}
+	}()
+}
+
+// attempt makes one try of a delivery and records its outcome.
+func (e *Engine) attempt(job webhook.Job, token string) {
+	d := job.Delivery
+	log := e.opts.Logger.With("delivery", d.ID, "event", d.EventID, "destination", d.Destination)
+	number := d.Attempts + 1
+	started := e.opts.Now()
+	attempt := webhook.Attempt{ID: ids.New(ids.Attempt), DeliveryID: d.ID, Number: number, StartedAt: started.UTC()}
+
+	var retryAfter time.Duration
+	dest, ok := e.opts.Catalog.Destination(d.Destination)
+	if !ok {
+		attempt.Error = fmt.Sprintf("destination %q is no longer configured", d.Destination)
+	} else {
+		res := e.send(dest, job)
+		if res.err != nil && e.hard.Err() != nil {
+			// Cancelled by shutdown, not the receiver's fault: hand it back.
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := e.opts.Store.DeliveryReleaseLeases(ctx, []store.LeaseReleaseParams{{DeliveryID: d.ID, LeaseToken: token, DueAt: e.opts.Now()}}); err != nil {
+				log.Warn("release on shutdown failed; the lease will run out", "err", err)
+			}
+			return
+		}
+		attempt.StatusCode = res.status
+		attempt.ResponseBody = res.excerpt
+		attempt.Error = res.errorText()
+		retryAfter = res.retryAfter
+	}
+	finished := e.opts.Now()
+	attempt.Duration = finished.Sub(started)
+
+	params := store.AttemptRecordParams{Attempt: attempt, EventID: d.EventID, LeaseToken: token, UpdatedAt: finished.UTC()}
+	switch {
+	case ok && attempt.Error == "":
+		params.Status = webhook.StatusSuccess
+	case !ok:
+		params.Status = webhook.StatusPermanentFailure
+	default:
+		params.Status, params.NextAttemptAt = e.opts.Retry.Next(number, finished, retryAfter, e.opts.Random())
+	}
+	log.Debug("attempt", "number", number, "status_code", attempt.StatusCode, "duration", attempt.Duration,
+		"outcome", params.Status, "next_attempt_at", params.NextAttemptAt, "error", attempt.Error)
+	if _, err := e.recorder.Do(context.Background(), params); err != nil {
+		// The lease will run out and the delivery will be tried again:
+		// at least once, never lost.
+		log.Error("record attempt failed", "err", err)
+		return
+	}
+	if e.opts.AfterRecord != nil {
+		e.opts.AfterRecord(params)
+	}
+}
+
+type sendResult struct {
+	status     int
+	excerpt    []byte
+	retryAfter time.Duration
+	err        error
+}
+
+func (r sendResult) errorText() string {
+	switch {
+	case r.err != nil:
+		return r.err.Error()
+	case r.status >= 300 && r.status < 400:
+		return fmt.Sprintf("HTTP %d: redirects are not followed", r.status)
+	case r.status < 200 || r.status >= 300:
+		return fmt.Sprintf("HTTP %d", r.status)
+	}
+	return ""
+}
+
+// maxDrain is how much of a response is read (and discarded) past the
+// excerpt so that the connection can be reused.
+const maxDrain = 64 << 10
+
+func (e *Engine) send(dest webhook.Destination, job webhook.Job) sendResult {
+	ctx, cancel := context.WithTimeout(e.hard, dest.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, dest.URL, bytes.NewReader(job.Event.Body))
+	if err != nil {
+		return sendResult{err: fmt.Errorf("bad destination URL: %w", err)}
+	}
+	for k, v := range dest.Headers {
+		req.Header.Set(k, v)
+	}
+	ct := job.Event.ContentType
+	if ct == "" {
+		ct = "application/octet-stream"
+	}
+	req.Header.Set("Content-Type", ct)
+	req.Header.Set("User-Agent", e.opts.UserAgent)
+	now := e.opts.Now()
+	req.Header.Set(signing.HeaderID, job.Delivery.ID)
+	req.Header.Set(signing.HeaderTimestamp, strconv.FormatInt(now.Unix(), 10))
+	signer, err := e.signer(dest.Secret)
+	if err != nil {
+		return sendResult{err: fmt.Errorf("destination secret: %w", err)}
+	}
+	req.Header.Set(signing.HeaderSignature, signer.Sign(job.Delivery.ID, now, job.Event.Body))
+
+	resp, err := e.opts.Client.Do(req)
+	if err != nil {
+		return sendResult{err: describe(err, dest.Timeout)}
+	}
+	defer resp.Body.Close()
+	excerpt, _ := io.ReadAll(io.LimitReader(resp.Body, webhook.MaxResponseExcerpt))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
+	return sendResult{
+		status:     resp.StatusCode,
+		excerpt:    excerpt,
+		retryAfter: ParseRetryAfter(resp.Header.Get("Retry-After"), now),
+	}
+}
+
+func (e *Engine) signer(secret string) (*signing.Signer, error) {
+	if s, ok := e.signers.Load(secret); ok {
+		return s.(*signing.Signer), nil
+	}
+	s, err := signing.NewSigner(secret)
+	if err != nil {
+		return nil, err
+	}
+	e.signers.Store(secret, s)
+	return s, nil
+}
+
+// describe turns a transport error into a short, stable explanation that
+// an operator can act on.
+func describe(err error, timeout time.Duration) error {
+	var dnsErr *net.DNSError
+	var opErr *net.OpError
+	switch {
+	case errors.Is(err, egress.ErrForbiddenAddress):
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			return ue.Err
+		}
+		return err
+	case errors.Is(err, context.DeadlineExceeded), os.IsTimeout(err):
+		return fmt.Errorf("timeout after %s", timeout)
+	case errors.As(err, &dnsErr):
+		return fmt.Errorf("dns: %s", dnsErr.Error())
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return errors.New("connection refused")
+	case errors.Is(err, syscall.ECONNRESET):
+		return errors.New("connection reset by receiver")
+	case errors.As(err, &opErr):
+		return fmt.Errorf("network: %s", opErr.Error())
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}

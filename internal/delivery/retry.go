@@ -1,0 +1,83 @@
+package delivery
+
+import (
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hookd/hookd/internal/webhook"
+)
+
+// RetryPolicy decides what follows a failed attempt.
+type RetryPolicy struct {
+	// MaxRetries is the number of retries after the first try, so a
+	// delivery gets at most 1+MaxRetries attempts.
+	MaxRetries int
+	// BaseDelay is the delay before retry 1; retry n waits BaseDelay*2^(n-1).
+	BaseDelay time.Duration
+	// MaxDelay caps every delay, Retry-After included.
+	MaxDelay time.Duration
+	// Jitter spreads each computed delay uniformly by ±Jitter of itself so
+	// that a burst that failed together does not retry together. 0.2 by
+	// default in the engine; Retry-After is honoured as given, without
+	// jitter.
+	Jitter float64
+}
+
+// Delay returns how long to wait before retry n (n = 1, 2, …). random is a
+// number in [0, 1); retryAfter is the receiver's Retry-After (0 if none),
+// which wins when it asks for longer than the backoff.
+func (p RetryPolicy) Delay(n int, retryAfter time.Duration, random float64) time.Duration {
+	if n < 1 {
+		n = 1
+	}
+	d := float64(p.BaseDelay) * math.Pow(2, float64(n-1))
+	d *= 1 + p.Jitter*(2*random-1)
+	if max := float64(p.MaxDelay); p.MaxDelay > 0 && d > max {
+		d = max
+	}
+	delay := time.Duration(d)
+	if retryAfter > delay {
+		delay = retryAfter
+	}
+	if p.MaxDelay > 0 && delay > p.MaxDelay {
+		delay = p.MaxDelay
+	}
+	return delay
+}
+
+// Next returns the delivery's status after its attempt number `attempt`
+// failed, and when to try again: failed with a time while retries remain,
+// else permanent_failure.
+func (p RetryPolicy) Next(attempt int, now time.Time, retryAfter time.Duration, random float64) (webhook.Status, time.Time) {
+	if attempt >= 1+p.MaxRetries {
+		return webhook.StatusPermanentFailure, time.Time{}
+	}
+	return webhook.StatusFailed, now.Add(p.Delay(attempt, retryAfter, random))
+}
+
+// ParseRetryAfter reads a Retry-After header: delay-seconds or an HTTP date.
+// It returns 0 when the header is absent or malformed.
+func ParseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		if secs > math.MaxInt64/int64(time.Second) {
+			return time.Duration(math.MaxInt64)
+		}
+		return time.Duration(secs) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := t.Sub(now); d > 0 {
+			return d
+		}
+	}
+	return 0
+}

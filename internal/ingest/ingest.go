@@ -1,0 +1,273 @@
+// Package ingest owns POST /webhook/{source}: it checks the source and its
+// verification, reads the raw body within the source's limit, stores the
+// event with one pending delivery per subscribed destination, and answers
+// 202 only after that is durable. Concurrent requests share one store
+// transaction (group commit) through a batcher, so durability costs one
+// fsync per batch rather than per request. After the commit it notifies the
+// queue; if that notification is lost, the delivery engine's poll finds the
+// rows anyway.
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/hookd/hookd/internal/batch"
+	"github.com/hookd/hookd/internal/httpx"
+	"github.com/hookd/hookd/internal/ids"
+	"github.com/hookd/hookd/internal/queue"
+	"github.com/hookd/hookd/internal/signing"
+	"github.com/hookd/hookd/internal/store"
+	"github.com/hookd/hookd/internal/webhook"
+)
+
+// Inserter is the store method ingest needs.
+type Inserter interface {
+	EventInsertMany(ctx context.Context, params []store.EventInsertParams) ([]store.EventInsertResult, error)
+}
+
+// Notifier wakes the delivery engine after a commit.
+type Notifier interface {
+	Notify(ctx context.Context, items []queue.Item) error
+}
+
+// Catalog answers which sources exist and which destinations subscribe.
+type Catalog interface {
+	Source(name string) (webhook.Source, bool)
+	Destinations() []webhook.Destination
+}
+
+// Options configure a Handler.
+type Options struct {
+	Store   Inserter
+	Queue   Notifier
+	Catalog Catalog
+	Logger  *slog.Logger
+	// Now defaults to time.Now.
+	Now func() time.Time
+	// MaxBatch bounds how many events share one transaction. Default 256.
+	MaxBatch int
+}
+
+// Handler serves POST /webhook/{source}.
+type Handler struct {
+	opts    Options
+	batcher *batch.Batcher[store.EventInsertParams, store.EventInsertResult]
+}
+
+// New returns a Handler; call Start before serving and Stop after.
+func New(opts Options) *Handler {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 256
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	h := &Handler{opts: opts}
+	h.batcher = batch.New(opts.MaxBatch, opts.Store.EventInsertMany)
+	return h
+}
+
+// Start starts the group-commit loop.
+func (h *Handler) Start(ctx context.Context) error {
+	return h.batcher.Start(context.WithoutCancel(ctx))
+}
+
+// Stop commits what is queued and refuses further events. The HTTP server
+// must have stopped first; requests still arriving get 503.
+func (h *Handler) Stop() { h.batcher.Stop() }
+
+// Response is the body of a 202.
+type Response struct {
+	ID     string         `json:"id"`
+	Status webhook.Status `json:"status"`
+	// Duplicate is set when the provider's delivery id was seen before and
+	// ID names the first event.
+	Duplicate bool `json:"duplicate,omitempty"`
+}
+
+// ServeHTTP implements http.Handler for a request routed with the source
+// name in the "source" path value.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	httpx.Handle(h.opts.Logger, h.serve)(w, r)
+}
+
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
+	name := r.PathValue("source")
+	src, ok := h.opts.Catalog.Source(name)
+	if !ok {
+		return fmt.Errorf("source %q: %w", name, webhook.ErrUnknownSource)
+	}
+	if r.ContentLength > src.MaxBodyBytes {
+		return webhook.ErrBodyTooLarge
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, src.MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return webhook.ErrBodyTooLarge
+		}
+		return httpx.Errorf(http.StatusBadRequest, "bad_body", "could not read request body")
+	}
+	if err := verify(src, r, body); err != nil {
+		return err
+	}
+	ev, err := h.newEvent(src, r, body)
+	if err != nil {
+		return err
+	}
+	params := store.EventInsertParams{Event: ev}
+	for _, d := range h.opts.Catalog.Destinations() {
+		if d.Wants(ev.Source, ev.Type) {
+			params.Deliveries = append(params.Deliveries, webhook.Delivery{
+				ID: ids.New(ids.Delivery), EventID: ev.ID, Destination: d.Name,
+				Status: webhook.StatusPending, NextAttemptAt: ev.ReceivedAt, CreatedAt: ev.ReceivedAt,
+			})
+		}
+	}
+	if len(params.Deliveries) == 0 {
+		params.Event.Status = webhook.StatusSuccess // nothing to deliver
+	}
+	res, err := h.batcher.Do(r.Context(), params)
+	if err != nil {
+		return fmt.Errorf("store event: %w", err)
+	}
+	if !res.Duplicate && len(params.Deliveries) > 0 {
+		items := make([]queue.Item, len(params.Deliveries))
+		for i, d := range params.Deliveries {
+			items[i] = queue.Item{DeliveryID: d.ID, Destination: d.Destination, DueAt: d.NextAttemptAt}
+		}
+		if err := h.opts.Queue.Notify(r.Context(), items); err != nil {
+			// The event is durable; the engine's poll will find it.
+			h.opts.Logger.Warn("queue notify failed", "event", res.ID, "err", err)
+		}
+	}
+	httpx.WriteJSON(w, http.StatusAccepted, Response{ID: res.ID, Status: res.Status, Duplicate: res.Duplicate})
+	return nil
+}
+
+func verify(src webhook.Source, r *http.Request, body []byte) error {
+	switch src.Verify.Type {
+	case "", "none":
+		return nil
+	case "github":
+		if err := signing.VerifyGitHub(src.Verify.Secret, body, r.Header.Get("X-Hub-Signature-256")); err != nil {
+			return fmt.Errorf("%w: %w", webhook.ErrUnauthorized, err)
+		}
+		return nil
+	}
+	return fmt.Errorf("source %s: unsupported verification %q", src.Name, src.Verify.Type)
+}
+
+// droppedHeaders are credentials that must not be stored or shown.
+var droppedHeaders = map[string]bool{
+	"Authorization":       true,
+	"Proxy-Authorization": true,
+	"Cookie":              true,
+}
+
+// MaxIdempotencyKey bounds the provider delivery id that is stored.
+const MaxIdempotencyKey = 255
+
+func (h *Handler) newEvent(src webhook.Source, r *http.Request, body []byte) (webhook.Event, error) {
+	ev := webhook.Event{
+		ID:          ids.New(ids.Event),
+		Source:      src.Name,
+		Body:        body,
+		ContentType: r.Header.Get("Content-Type"),
+		Headers:     make(map[string]string, len(r.Header)),
+		ReceivedAt:  h.opts.Now().UTC(),
+		Status:      webhook.StatusPending,
+	}
+	for k, v := range r.Header {
+		if !droppedHeaders[k] {
+			ev.Headers[k] = strings.Join(v, ", ")
+		}
+	}
+	fields := bodyFields(ev.ContentType, body)
+	ev.Type = EventType(r.Header, fields)
+	ev.IdempotencyKey = IdempotencyKey(r.Header, fields)
+	if len(ev.IdempotencyKey) > MaxIdempotencyKey {
+		return ev, fmt.Errorf("%w: idempotency key longer than %d bytes", webhook.ErrInvalid, MaxIdempotencyKey)
+	}
+	return ev, nil
+}
+
+// Fields are the top-level body fields ingest looks at.
+type Fields struct {
+	ID     string `json:"id"`
+	Type   string `json:"type"`
+	Action string `json:"action"`
+}
+
+// bodyFields reads id, type and action from a JSON body; anything that is
+// not a JSON object yields zero Fields (webhooks need not be JSON).
+func bodyFields(contentType string, body []byte) Fields {
+	var f Fields
+	mt, _, _ := mime.ParseMediaType(contentType)
+	if mt != "application/json" && !strings.HasSuffix(mt, "+json") {
+		return f
+	}
+	var raw struct {
+		ID     json.RawMessage `json:"id"`
+		Type   json.RawMessage `json:"type"`
+		Action json.RawMessage `json:"action"`
+	}
+	if json.Unmarshal(body, &raw) != nil {
+		return f
+	}
+	str := func(m json.RawMessage) string {
+		var s string
+		if json.Unmarshal(m, &s) != nil {
+			return ""
+		}
+		return s
+	}
+	return Fields{ID: str(raw.ID), Type: str(raw.Type), Action: str(raw.Action)}
+}
+
+// EventType names the event from the provider's header or body: GitHub's
+// X-GitHub-Event joined with the body's action ("issues.opened"), Shopify's
+// X-Shopify-Topic, a generic X-Event-Type, else the body's "type" (Stripe,
+// Standard Webhooks). Empty when none is found.
+func EventType(h http.Header, f Fields) string {
+	if t := h.Get("X-GitHub-Event"); t != "" {
+		if f.Action != "" {
+			return t + "." + f.Action
+		}
+		return t
+	}
+	for _, k := range []string{"X-Shopify-Topic", "X-Event-Type", "X-Webhook-Event"} {
+		if t := h.Get(k); t != "" {
+			return t
+		}
+	}
+	return f.Type
+}
+
+// IdempotencyKey returns the provider's delivery id: an explicit
+// Idempotency-Key, the Standard Webhooks webhook-id, GitHub's
+// X-GitHub-Delivery, Shopify's X-Shopify-Webhook-Id, or Stripe's event id
+// (the body's "id" when a Stripe-Signature header is present).
+func IdempotencyKey(h http.Header, f Fields) string {
+	for _, k := range []string{"Idempotency-Key", "Webhook-Id", "X-GitHub-Delivery", "X-Shopify-Webhook-Id"} {
+		if v := strings.TrimSpace(h.Get(k)); v != "" {
+			return v
+		}
+	}
+	if h.Get("Stripe-Signature") != "" && f.ID != "" {
+		return f.ID
+	}
+	return ""
+}

@@ -1,0 +1,55 @@
+// Package queue defines how the delivery engine learns which deliveries to
+// try next. The store stays the source of truth for every delivery's status;
+// a queue only orders work, leases it to one claimer at a time, and wakes
+// claimers when new work arrives. Implementations: embedded (the queue is
+// the store's deliveries table, woken in-process).
+package queue
+
+import (
+	"context"
+	"time"
+
+	"github.com/hookd/hookd/internal/webhook"
+)
+
+// Queue hands due deliveries to the delivery engine.
+type Queue interface {
+	// Notify tells the queue that deliveries were committed to the store
+	// (new events, scheduled retries, released leases), so claimers wake
+	// within milliseconds instead of on their next poll.
+	Notify(ctx context.Context, items []Item) error
+
+	// Claim leases up to params.Limit due deliveries. An empty result with a
+	// nil error means nothing is due; NextDueAt then says when to look again.
+	Claim(ctx context.Context, params ClaimParams) (ClaimResult, error)
+
+	// Wake is signalled after Notify; receivers should Claim again.
+	Wake() <-chan struct{}
+}
+
+// Item names one delivery that became due at DueAt.
+type Item struct {
+	DeliveryID  string
+	Destination string
+	DueAt       time.Time
+}
+
+// ClaimParams bound one claim.
+type ClaimParams struct {
+	Limit int
+	// Lease is how long the claimer may hold a job before it is handed to
+	// someone else.
+	Lease time.Duration
+	// Exclude lists destinations at capacity.
+	Exclude []string
+	// Remaining caps the jobs of one destination in this claim.
+	Remaining func(destination string) int
+}
+
+// ClaimResult holds leased jobs and the token that proves the lease when
+// their results are recorded.
+type ClaimResult struct {
+	Jobs       []webhook.Job
+	LeaseToken string
+	NextDueAt  time.Time
+}

@@ -1,0 +1,156 @@
+// Package webhook holds hookd's domain words: sources, destinations, events,
+// deliveries and attempts, the delivery status machine, and the sentinel
+// errors every layer shares. It imports only the standard library so that
+// every other package can depend on it without dragging anything along.
+package webhook
+
+import (
+	"errors"
+	"time"
+)
+
+// Sentinel errors. Callers check them with errors.Is; the HTTP layer maps
+// each to one status code.
+var (
+	// ErrNotFound means the named thing does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrUnknownSource means a webhook arrived for a source nobody declared.
+	ErrUnknownSource = errors.New("unknown source")
+	// ErrBodyTooLarge means a request body exceeded its source's limit.
+	ErrBodyTooLarge = errors.New("body too large")
+	// ErrClosed means the component was stopped and takes no more work.
+	ErrClosed = errors.New("closed")
+	// ErrInvalid means input failed validation; it is wrapped with the reason.
+	ErrInvalid = errors.New("invalid input")
+	// ErrUnauthorized means a request failed its source's verification.
+	ErrUnauthorized = errors.New("signature verification failed")
+)
+
+// Source is a named inbound endpoint, POST /webhook/{name}.
+type Source struct {
+	Name string
+	// MaxBodyBytes caps the request body; larger bodies are refused with 413.
+	MaxBodyBytes int64
+	// Verify selects how requests prove they come from the provider.
+	Verify Verify
+}
+
+// Verify names a source's signature scheme and its secret. The zero value
+// verifies nothing.
+type Verify struct {
+	// Type is "" (none) or "github".
+	Type   string
+	Secret string
+}
+
+// Destination is a callback URL subscribed to one or more sources.
+type Destination struct {
+	// Name identifies the destination; deliveries refer to it.
+	Name string
+	URL  string
+	// Sources lists the source names whose events this destination receives.
+	Sources []string
+	// EventTypes, when not empty, restricts delivery to matching event types
+	// (exact, or a prefix followed by "*", such as "issues.*").
+	EventTypes []string
+	// Headers are added to every outbound request.
+	Headers map[string]string
+	// Secret is the Standard Webhooks signing secret ("whsec_" + base64).
+	Secret string
+	// Timeout bounds one attempt, connection to last response byte.
+	Timeout time.Duration
+	// MaxInFlight caps concurrent attempts to this destination so that a slow
+	// receiver cannot occupy the whole worker pool.
+	MaxInFlight int
+}
+
+// Wants reports whether the destination subscribes to events of the source
+// and type given.
+func (d *Destination) Wants(source, eventType string) bool {
+	subscribed := false
+	for _, s := range d.Sources {
+		if s == source || s == "*" {
+			subscribed = true
+			break
+		}
+	}
+	if !subscribed {
+		return false
+	}
+	if len(d.EventTypes) == 0 {
+		return true
+	}
+	for _, pattern := range d.EventTypes {
+		if MatchEventType(pattern, eventType) {
+			return true
+		}
+	}
+	return false
+}
+
+// MatchEventType matches an event type against a pattern: "*" matches all,
+// "issues.*" matches "issues.opened", anything else must be equal.
+func MatchEventType(pattern, eventType string) bool {
+	if pattern == "*" {
+		return true
+	}
+	if n := len(pattern); n > 0 && pattern[n-1] == '*' {
+		prefix := pattern[:n-1]
+		return len(eventType) >= len(prefix) && eventType[:len(prefix)] == prefix
+	}
+	return pattern == eventType
+}
+
+// Event is one received webhook, stored exactly as it arrived.
+type Event struct {
+	ID     string
+	Source string
+	Type   string
+	// Body holds the raw request body bytes, unchanged.
+	Body        []byte
+	ContentType string
+	// Headers holds the request headers worth keeping (credentials removed).
+	Headers map[string]string
+	// IdempotencyKey is the provider's delivery id, or empty.
+	IdempotencyKey string
+	ReceivedAt     time.Time
+	Status         Status
+}
+
+// Delivery is one (event, destination) pair and carries the status.
+type Delivery struct {
+	ID          string
+	EventID     string
+	Destination string
+	Status      Status
+	// Attempts counts the tries made so far.
+	Attempts      int
+	NextAttemptAt time.Time
+	LastError     string
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// Attempt is one HTTP try of a delivery.
+type Attempt struct {
+	ID         string
+	DeliveryID string
+	// Number is 1 for the first try, 2 for the first retry, and so on.
+	Number     int
+	StartedAt  time.Time
+	Duration   time.Duration
+	StatusCode int
+	// ResponseBody holds the first bytes of the response (at most
+	// MaxResponseExcerpt).
+	ResponseBody []byte
+	Error        string
+}
+
+// MaxResponseExcerpt is how much of a receiver's response body is kept.
+const MaxResponseExcerpt = 1024
+
+// Job is a claimed delivery with what a worker needs to send it.
+type Job struct {
+	Delivery Delivery
+	Event    Event
+}
