@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -49,6 +50,8 @@ type Options struct {
 	Dir  string
 	JSON bool
 	Out  io.Writer
+	// CPUProfile, when set, writes a CPU profile of the run there.
+	CPUProfile string
 }
 
 // Result is what a run measured.
@@ -99,6 +102,7 @@ and the process's peak RSS (which includes the senders and the receiver).`,
 	f.IntVar(&opts.Workers, "workers", 64, "delivery workers")
 	f.StringVar(&opts.Dir, "dir", "", "directory for the store (default: a temporary one)")
 	f.BoolVar(&opts.JSON, "json", false, "print the result as JSON")
+	f.StringVar(&opts.CPUProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	return cmd
 }
 
@@ -225,6 +229,17 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		}()
 	}
 
+	if opts.CPUProfile != "" {
+		f, err := os.Create(opts.CPUProfile)
+		if err != nil {
+			return res, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return res, err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	fmt.Fprintf(opts.Out, "hookd bench: %d senders, %d-byte bodies, %s, rate %s, store %s\n", opts.Senders, opts.BodySize, opts.Duration, rateText(opts.Rate), dir)
 	began := time.Now()
 	var wg sync.WaitGroup

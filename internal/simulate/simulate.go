@@ -352,7 +352,7 @@ func summarize(ctx context.Context, out io.Writer, st store.Store, bodies map[st
 	}
 	stats, err := st.QueueStats(ctx, time.Now())
 	if err == nil {
-		fmt.Fprintf(out, "  store: %d events, %d delivered, %d dead, %d still queued\n", stats.Events, stats.Succeeded, stats.Dead, stats.Ready+stats.Scheduled+stats.InFlight)
+		fmt.Fprintf(out, "  store: %d dead, %d still queued\n", stats.Dead, stats.Ready+stats.Scheduled+stats.InFlight)
 	}
 	if timedOut {
 		problems = append(problems, errors.New("simulation timed out"))

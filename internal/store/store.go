@@ -140,8 +140,4 @@ type QueueStats struct {
 	InFlight int64 `json:"in_flight"`
 	// Dead counts deliveries in permanent_failure.
 	Dead int64 `json:"dead"`
-	// Succeeded counts delivered deliveries.
-	Succeeded int64 `json:"succeeded"`
-	// Events counts stored events.
-	Events int64 `json:"events"`
 }

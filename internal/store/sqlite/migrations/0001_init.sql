@@ -32,7 +32,9 @@ CREATE TABLE deliveries (
 CREATE INDEX deliveries_due ON deliveries (next_attempt_at)
     WHERE status IN ('pending', 'failed');
 CREATE INDEX deliveries_event_id ON deliveries (event_id);
-CREATE INDEX deliveries_status ON deliveries (status);
+-- The dead letters, newest first.
+CREATE INDEX deliveries_dead ON deliveries (updated_at)
+    WHERE status = 'permanent_failure';
 
 CREATE TABLE attempts (
     id            TEXT PRIMARY KEY,
