@@ -49,9 +49,11 @@ type Recorder interface {
 }
 
 // Catalog resolves a delivery's destination by name at attempt time, so a
-// corrected URL applies to the next retry.
+// corrected URL applies to the next retry, and lists the destinations to
+// claim for.
 type Catalog interface {
 	Destination(name string) (webhook.Destination, bool)
+	Destinations() []webhook.Destination
 }
 
 // Options configure an Engine.
@@ -98,6 +100,7 @@ type Engine struct {
 	inflight  atomic.Int64
 	mu        sync.Mutex
 	perDest   map[string]int
+	rotate    int
 	slotFreed chan struct{}
 	workers   sync.WaitGroup
 	loopDone  chan struct{}
@@ -190,6 +193,7 @@ func (e *Engine) dispatch() {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	errDelay := 50 * time.Millisecond
+	var lastOthers time.Time
 	for {
 		if e.ctx.Err() != nil {
 			return
@@ -198,9 +202,12 @@ func (e *Engine) dispatch() {
 		wait := e.opts.PollInterval
 		if free > 0 {
 			limit := min(free, 256)
-			res, err := e.opts.Queue.Claim(e.ctx, queue.ClaimParams{
-				Limit: limit, Lease: e.opts.Lease, Exclude: e.saturated(), Remaining: e.remaining,
-			})
+			params := queue.ClaimParams{Limit: limit, Lease: e.opts.Lease, Quotas: e.quotas(limit)}
+			if now := e.opts.Now(); now.Sub(lastOthers) >= e.opts.PollInterval {
+				// Deliveries whose destination was removed: rarely any.
+				params.Others, lastOthers = limit, now
+			}
+			res, err := e.opts.Queue.Claim(e.ctx, params)
 			switch {
 			case err != nil && e.ctx.Err() != nil:
 				return
@@ -248,23 +255,26 @@ func (e *Engine) dispatch() {
 	}
 }
 
-// saturated lists destinations at their cap.
-func (e *Engine) saturated() []string {
+// quotas gives each destination with free capacity its share of a claim
+// of limit jobs, starting from a different destination each time so that
+// none is always served first.
+func (e *Engine) quotas(limit int) []store.DestinationQuota {
+	dests := e.opts.Catalog.Destinations()
+	if len(dests) == 0 {
+		return nil
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	var out []string
-	for name, n := range e.perDest {
-		if n >= e.capOf(name) {
-			out = append(out, name)
+	out := make([]store.DestinationQuota, 0, len(dests))
+	first := e.rotate % len(dests)
+	e.rotate++
+	for i := range dests {
+		d := dests[(first+i)%len(dests)]
+		if n := min(e.capOf(d.Name)-e.perDest[d.Name], limit); n > 0 {
+			out = append(out, store.DestinationQuota{Destination: d.Name, Limit: n})
 		}
 	}
 	return out
-}
-
-func (e *Engine) remaining(name string) int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.capOf(name) - e.perDest[name]
 }
 
 func (e *Engine) capOf(name string) int {

@@ -9,6 +9,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/hookd/hookd/internal/store"
 	"github.com/hookd/hookd/internal/webhook"
 )
 
@@ -36,14 +37,16 @@ type Item struct {
 
 // ClaimParams bound one claim.
 type ClaimParams struct {
+	// Limit caps the jobs of this claim.
 	Limit int
 	// Lease is how long the claimer may hold a job before it is handed to
 	// someone else.
 	Lease time.Duration
-	// Exclude lists destinations at capacity.
-	Exclude []string
-	// Remaining caps the jobs of one destination in this claim.
-	Remaining func(destination string) int
+	// Quotas names the destinations with free capacity and how many jobs
+	// each may take.
+	Quotas []store.DestinationQuota
+	// Others, when positive, claims jobs of destinations not in Quotas.
+	Others int
 }
 
 // ClaimResult holds leased jobs and the token that proves the lease when

@@ -92,22 +92,33 @@ type EventInsertResult struct {
 // DeliveryClaimParams selects and leases due deliveries.
 type DeliveryClaimParams struct {
 	Now        time.Time
-	Limit      int
 	LeaseUntil time.Time
 	// LeaseToken marks this claim; results must present it.
 	LeaseToken string
-	// Exclude lists destinations to skip entirely (at capacity).
-	Exclude []string
-	// Remaining, when set, caps how many deliveries of one destination this
-	// claim may take.
-	Remaining func(destination string) int
+	// Limit caps the whole claim.
+	Limit int
+	// Quotas names the destinations to claim for, each with how many of its
+	// due deliveries this claim may take, oldest due first. Destinations are
+	// served in the order given; callers rotate it for fairness. A
+	// destination's backlog never slows the claim for another.
+	Quotas []DestinationQuota
+	// Others, when positive, also claims up to this many due deliveries
+	// whose destination is not in Quotas (it was removed), so that they can
+	// be brought to a final state.
+	Others int
+}
+
+// DestinationQuota caps one destination's share of a claim.
+type DestinationQuota struct {
+	Destination string
+	Limit       int
 }
 
 // DeliveryClaimResult holds the leased jobs and when the next one is due.
 type DeliveryClaimResult struct {
 	Jobs []webhook.Job
-	// NextDueAt is the earliest due time of the deliveries left waiting,
-	// zero when none waits.
+	// NextDueAt is the earliest due time among the quota destinations'
+	// deliveries left waiting, zero when none waits.
 	NextDueAt time.Time
 }
 

@@ -57,11 +57,11 @@ func (q *Queue) Claim(ctx context.Context, p queue.ClaimParams) (queue.ClaimResu
 	token := newToken()
 	res, err := q.store.DeliveryClaimDue(ctx, store.DeliveryClaimParams{
 		Now:        now,
-		Limit:      p.Limit,
 		LeaseUntil: now.Add(p.Lease),
 		LeaseToken: token,
-		Exclude:    p.Exclude,
-		Remaining:  p.Remaining,
+		Limit:      p.Limit,
+		Quotas:     p.Quotas,
+		Others:     p.Others,
 	})
 	if err != nil {
 		return queue.ClaimResult{}, fmt.Errorf("embedded queue: %w", err)

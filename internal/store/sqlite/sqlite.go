@@ -22,6 +22,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hookd/hookd/internal/store"
@@ -35,6 +36,13 @@ var migrations embed.FS
 
 // Store is the SQLite implementation of store.Store.
 type Store struct {
+	st statements
+	// wmu makes each write (level pragma + transaction) atomic; durable and
+	// modeSet track the writer connection's synchronous level.
+	wmu     sync.Mutex
+	durable bool
+	modeSet bool
+
 	write *sql.DB
 	read  *sql.DB
 	lock  *os.File
@@ -82,6 +90,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	s.write.SetConnMaxLifetime(0)
 	s.write.SetConnMaxIdleTime(0)
 	if err := s.migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.prepare(ctx); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -164,24 +176,80 @@ func (s *Store) Ping(ctx context.Context) error {
 	return s.write.PingContext(ctx)
 }
 
-// writeTx is a transaction on the pinned writer connection.
+// statements are the write path's queries, prepared once on the writer
+// connection: preparing costs more than running them.
+type statements struct {
+	syncFull, syncNormal                   *sql.Stmt
+	insertEvent, insertDelivery, duplicate *sql.Stmt
+	claimDue, nextDue, lease, claimOthers  *sql.Stmt
+	eventForSend                           *sql.Stmt
+	insertAttempt, recordDelivery          *sql.Stmt
+	countByStatus, setEventStatus          *sql.Stmt
+	release                                *sql.Stmt
+}
+
+func (s *Store) prepare(ctx context.Context) error {
+	prep := func(dst **sql.Stmt, query string) error {
+		st, err := s.write.PrepareContext(ctx, query)
+		if err != nil {
+			return fmt.Errorf("sqlite: prepare %q: %w", query, err)
+		}
+		*dst = st
+		return nil
+	}
+	due := `FROM deliveries INDEXED BY deliveries_due WHERE status IN ('pending', 'failed')`
+	return errors.Join(
+		prep(&s.st.syncFull, `PRAGMA synchronous = FULL`),
+		prep(&s.st.syncNormal, `PRAGMA synchronous = NORMAL`),
+		prep(&s.st.insertEvent, `INSERT INTO events
+			(id, source, type, body, content_type, headers, idempotency_key, received_at, status)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (source, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING`),
+		prep(&s.st.insertDelivery, `INSERT INTO deliveries
+			(id, event_id, destination, status, attempts, next_attempt_at, created_at, updated_at)
+			VALUES (?, ?, ?, ?, 0, ?, ?, ?)`),
+		prep(&s.st.duplicate, `SELECT id, status FROM events WHERE source = ? AND idempotency_key = ?`),
+		prep(&s.st.claimDue, `SELECT `+deliveryColumns+` `+due+`
+			AND destination = ? AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?`),
+		prep(&s.st.nextDue, `SELECT MIN(next_attempt_at) `+due+` AND destination = ?`),
+		prep(&s.st.claimOthers, `SELECT `+deliveryColumns+` `+due+`
+			AND next_attempt_at <= ? AND destination NOT IN (SELECT value FROM json_each(?)) LIMIT ?`),
+		prep(&s.st.lease, `UPDATE deliveries SET next_attempt_at = ?, lease_token = ? WHERE id = ?`),
+		prep(&s.st.eventForSend, `SELECT id, source, type, body, content_type, received_at, status FROM events WHERE id = ?`),
+		prep(&s.st.insertAttempt, `INSERT INTO attempts
+			(id, delivery_id, number, started_at, duration_us, status_code, response_body, error)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+		prep(&s.st.recordDelivery, `UPDATE deliveries
+			SET status = ?, attempts = ?, next_attempt_at = ?, last_error = ?, lease_token = NULL, updated_at = ?
+			WHERE id = ? AND lease_token = ?`),
+		prep(&s.st.countByStatus, `SELECT status, COUNT(*) FROM deliveries WHERE event_id = ? GROUP BY status`),
+		prep(&s.st.setEventStatus, `UPDATE events SET status = ? WHERE id = ? AND status <> ?`),
+		prep(&s.st.release, `UPDATE deliveries SET lease_token = NULL, next_attempt_at = ? WHERE id = ? AND lease_token = ?`),
+	)
+}
+
+// writeTx is a write transaction with the prepared statements bound to it.
+// It holds the store's write lock until Commit or Rollback.
 type writeTx struct {
 	*sql.Tx
-	conn *sql.Conn
+	ctx    context.Context
+	unlock func()
 }
 
-// Commit commits and gives the connection back.
+// stmt binds a prepared statement to the transaction; database/sql reuses
+// the statement already prepared on the (single) writer connection.
+func (t writeTx) stmt(st *sql.Stmt) *sql.Stmt { return t.Tx.StmtContext(t.ctx, st) }
+
+// Commit commits and releases the write lock.
 func (t writeTx) Commit() error {
-	err := t.Tx.Commit()
-	t.conn.Close()
-	return err
+	defer t.unlock()
+	return t.Tx.Commit()
 }
 
-// Rollback aborts and gives the connection back.
+// Rollback aborts and releases the write lock; after Commit it does nothing.
 func (t writeTx) Rollback() error {
-	err := t.Tx.Rollback()
-	t.conn.Close()
-	return err
+	defer t.unlock()
+	return t.Tx.Rollback()
 }
 
 // begin starts an immediate transaction on the single writer connection.
@@ -191,26 +259,31 @@ func (t writeTx) Rollback() error {
 // lease releases and attempt records use NORMAL: in WAL mode they survive a
 // process crash (kill -9) all the same, and the next FULL commit syncs them
 // too; a power cut in between can only undo a lease or an attempt record,
-// which means one more attempt, never a lost event.
+// which means one more attempt, never a lost event. SQLite refuses to change
+// the level inside a transaction, so the write lock covers the pragma and
+// the transaction together.
 func (s *Store) begin(ctx context.Context, durable bool) (writeTx, error) {
-	conn, err := s.write.Conn(ctx)
+	s.wmu.Lock()
+	var once sync.Once
+	unlock := func() { once.Do(s.wmu.Unlock) }
+	if s.durable != durable || !s.modeSet {
+		mode := s.st.syncNormal
+		if durable {
+			mode = s.st.syncFull
+		}
+		if _, err := mode.ExecContext(ctx); err != nil {
+			unlock()
+			return writeTx{}, err
+		}
+		s.durable, s.modeSet = durable, true
+	}
+	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
+		s.modeSet = false // the connection may have been replaced
+		unlock()
 		return writeTx{}, err
 	}
-	mode := "PRAGMA synchronous = NORMAL"
-	if durable {
-		mode = "PRAGMA synchronous = FULL"
-	}
-	if _, err := conn.ExecContext(ctx, mode); err != nil {
-		conn.Close()
-		return writeTx{}, err
-	}
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		conn.Close()
-		return writeTx{}, err
-	}
-	return writeTx{Tx: tx, conn: conn}, nil
+	return writeTx{Tx: tx, ctx: ctx, unlock: unlock}, nil
 }
 
 func micros(t time.Time) int64 {
@@ -238,21 +311,7 @@ func (s *Store) EventInsertMany(ctx context.Context, params []store.EventInsertP
 			tx.Rollback()
 		}
 	}()
-	insEvent, err := tx.PrepareContext(ctx, `INSERT INTO events
-		(id, source, type, body, content_type, headers, idempotency_key, received_at, status)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (source, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING`)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: prepare event insert: %w", err)
-	}
-	defer insEvent.Close()
-	insDelivery, err := tx.PrepareContext(ctx, `INSERT INTO deliveries
-		(id, event_id, destination, status, attempts, next_attempt_at, created_at, updated_at)
-		VALUES (?, ?, ?, ?, 0, ?, ?, ?)`)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: prepare delivery insert: %w", err)
-	}
-	defer insDelivery.Close()
+	insEvent, insDelivery := tx.stmt(s.st.insertEvent), tx.stmt(s.st.insertDelivery)
 
 	results := make([]store.EventInsertResult, len(params))
 	for i, p := range params {
@@ -276,8 +335,7 @@ func (s *Store) EventInsertMany(ctx context.Context, params []store.EventInsertP
 		if n, _ := res.RowsAffected(); n == 0 {
 			var first store.EventInsertResult
 			var status string
-			if err := tx.QueryRowContext(ctx, `SELECT id, status FROM events WHERE source = ? AND idempotency_key = ?`,
-				ev.Source, ev.IdempotencyKey).Scan(&first.ID, &status); err != nil {
+			if err := tx.stmt(s.st.duplicate).QueryRowContext(ctx, ev.Source, ev.IdempotencyKey).Scan(&first.ID, &status); err != nil {
 				return nil, fmt.Errorf("sqlite: find duplicate: %w", err)
 			}
 			first.Status = webhook.Status(status)
@@ -384,17 +442,9 @@ func (s *Store) AttemptListByDelivery(ctx context.Context, deliveryID string) ([
 	return out, rows.Err()
 }
 
-// placeholders returns "?, ?, …" with n marks.
-func placeholders(n int) string {
-	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
-}
-
 // DeliveryClaimDue implements store.Store.
 func (s *Store) DeliveryClaimDue(ctx context.Context, p store.DeliveryClaimParams) (_ store.DeliveryClaimResult, err error) {
 	var result store.DeliveryClaimResult
-	if p.Limit <= 0 {
-		return result, nil
-	}
 	now := micros(p.Now)
 	tx, err := s.begin(ctx, false)
 	if err != nil {
@@ -406,123 +456,86 @@ func (s *Store) DeliveryClaimDue(ctx context.Context, p store.DeliveryClaimParam
 		}
 	}()
 
-	// Scan a window larger than the limit so that per-destination caps can
-	// skip rows of a busy destination and still fill the claim.
-	args := []any{now}
-	exclude := ""
-	if len(p.Exclude) > 0 {
-		exclude = ` AND destination NOT IN (` + placeholders(len(p.Exclude)) + `)`
-		for _, d := range p.Exclude {
-			args = append(args, d)
-		}
-	}
-	window := p.Limit
-	if p.Remaining != nil {
-		window = p.Limit * 4
-	}
-	args = append(args, window)
-	rows, err := tx.QueryContext(ctx, `SELECT `+deliveryColumns+` FROM deliveries INDEXED BY deliveries_due
-		WHERE status IN ('pending', 'failed') AND next_attempt_at <= ?`+exclude+`
-		ORDER BY next_attempt_at LIMIT ?`, args...)
-	if err != nil {
-		return result, fmt.Errorf("sqlite: select due: %w", err)
-	}
-	taken := map[string]int{}
 	var picked []webhook.Delivery
-	for rows.Next() {
-		d, err := scanDelivery(rows)
+	collect := func(rows *sql.Rows, err error) error {
 		if err != nil {
-			rows.Close()
-			return result, fmt.Errorf("sqlite: scan due: %w", err)
+			return fmt.Errorf("sqlite: select due: %w", err)
 		}
-		if len(picked) >= p.Limit {
-			continue
+		defer rows.Close()
+		for rows.Next() {
+			d, err := scanDelivery(rows)
+			if err != nil {
+				return fmt.Errorf("sqlite: scan due: %w", err)
+			}
+			picked = append(picked, d)
 		}
-		if p.Remaining != nil && taken[d.Destination] >= p.Remaining(d.Destination) {
-			continue
-		}
-		taken[d.Destination]++
-		picked = append(picked, d)
+		return rows.Err()
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return result, fmt.Errorf("sqlite: read due: %w", err)
+	claimDue, nextDue := tx.stmt(s.st.claimDue), tx.stmt(s.st.nextDue)
+	var next int64
+	for _, q := range p.Quotas {
+		limit := min(q.Limit, p.Limit-len(picked))
+		if limit <= 0 {
+			if q.Limit > 0 && (next == 0 || now < next) {
+				next = now // not looked at: may be due
+			}
+			continue
+		}
+		before := len(picked)
+		if err := collect(claimDue.QueryContext(ctx, q.Destination, now, limit)); err != nil {
+			return result, err
+		}
+		if len(picked)-before < limit {
+			// Nothing more is due now for this destination: when is?
+			var at sql.NullInt64
+			if err := nextDue.QueryRowContext(ctx, q.Destination).Scan(&at); err != nil {
+				return result, fmt.Errorf("sqlite: next due: %w", err)
+			}
+			if at.Valid && at.Int64 > now && (next == 0 || at.Int64 < next) {
+				next = at.Int64
+			}
+		} else if next == 0 || now < next {
+			next = now // more may be due right away
+		}
+	}
+	if others := min(p.Others, p.Limit-len(picked)); others > 0 {
+		known := make([]string, 0, len(p.Quotas))
+		for _, q := range p.Quotas {
+			known = append(known, q.Destination)
+		}
+		list, _ := json.Marshal(known) // a []string always marshals
+		if err := collect(tx.stmt(s.st.claimOthers).QueryContext(ctx, now, string(list), others)); err != nil {
+			return result, err
+		}
 	}
 
 	if len(picked) > 0 {
-		ids := make([]any, 0, len(picked)+2)
-		ids = append(ids, micros(p.LeaseUntil), p.LeaseToken)
-		for _, d := range picked {
-			ids = append(ids, d.ID)
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET next_attempt_at = ?, lease_token = ?
-			WHERE id IN (`+placeholders(len(picked))+`)`, ids...); err != nil {
-			return result, fmt.Errorf("sqlite: lease: %w", err)
-		}
-		events, err := eventsByID(ctx, tx, picked)
-		if err != nil {
-			return result, err
-		}
+		lease, load := tx.stmt(s.st.lease), tx.stmt(s.st.eventForSend)
+		events := map[string]webhook.Event{}
 		result.Jobs = make([]webhook.Job, 0, len(picked))
 		for _, d := range picked {
+			if _, err := lease.ExecContext(ctx, micros(p.LeaseUntil), p.LeaseToken, d.ID); err != nil {
+				return result, fmt.Errorf("sqlite: lease: %w", err)
+			}
 			ev, ok := events[d.EventID]
 			if !ok {
-				return result, fmt.Errorf("sqlite: delivery %s: event %s: %w", d.ID, d.EventID, webhook.ErrNotFound)
+				// Headers are left out: sending does not need them.
+				var receivedAt int64
+				var status string
+				if err := load.QueryRowContext(ctx, d.EventID).Scan(&ev.ID, &ev.Source, &ev.Type, &ev.Body, &ev.ContentType, &receivedAt, &status); err != nil {
+					return result, fmt.Errorf("sqlite: delivery %s: load event %s: %w", d.ID, d.EventID, err)
+				}
+				ev.ReceivedAt, ev.Status = fromMicros(receivedAt), webhook.Status(status)
+				events[d.EventID] = ev
 			}
 			result.Jobs = append(result.Jobs, webhook.Job{Delivery: d, Event: ev})
 		}
 	}
-
-	var next sql.NullInt64
-	if err := tx.QueryRowContext(ctx, `SELECT MIN(next_attempt_at) FROM deliveries INDEXED BY deliveries_due
-		WHERE status IN ('pending', 'failed')`+exclude, args[1:len(args)-1]...).Scan(&next); err != nil {
-		return result, fmt.Errorf("sqlite: next due: %w", err)
-	}
-	if next.Valid {
-		result.NextDueAt = fromMicros(next.Int64)
-	}
+	result.NextDueAt = fromMicros(next)
 	if err := tx.Commit(); err != nil {
 		return result, fmt.Errorf("sqlite: commit claim: %w", err)
 	}
 	return result, nil
-}
-
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
-
-// eventsByID loads the events that the given deliveries belong to.
-func eventsByID(ctx context.Context, q querier, deliveries []webhook.Delivery) (map[string]webhook.Event, error) {
-	seen := map[string]bool{}
-	var ids []any
-	for _, d := range deliveries {
-		if !seen[d.EventID] {
-			seen[d.EventID] = true
-			ids = append(ids, d.EventID)
-		}
-	}
-	// Headers are left out: sending does not need them.
-	rows, err := q.QueryContext(ctx, `SELECT id, source, type, body, content_type, received_at, status
-		FROM events WHERE id IN (`+placeholders(len(ids))+`)`, ids...)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: load events: %w", err)
-	}
-	defer rows.Close()
-	out := make(map[string]webhook.Event, len(ids))
-	for rows.Next() {
-		var (
-			ev         webhook.Event
-			receivedAt int64
-			status     string
-		)
-		if err := rows.Scan(&ev.ID, &ev.Source, &ev.Type, &ev.Body, &ev.ContentType, &receivedAt, &status); err != nil {
-			return nil, fmt.Errorf("sqlite: scan event: %w", err)
-		}
-		ev.ReceivedAt = fromMicros(receivedAt)
-		ev.Status = webhook.Status(status)
-		out[ev.ID] = ev
-	}
-	return out, rows.Err()
 }
 
 // DeliveryRecordAttempts implements store.Store.
@@ -539,20 +552,7 @@ func (s *Store) DeliveryRecordAttempts(ctx context.Context, params []store.Attem
 			tx.Rollback()
 		}
 	}()
-	insAttempt, err := tx.PrepareContext(ctx, `INSERT INTO attempts
-		(id, delivery_id, number, started_at, duration_us, status_code, response_body, error)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return fmt.Errorf("sqlite: prepare attempt insert: %w", err)
-	}
-	defer insAttempt.Close()
-	updDelivery, err := tx.PrepareContext(ctx, `UPDATE deliveries
-		SET status = ?, attempts = ?, next_attempt_at = ?, last_error = ?, lease_token = NULL, updated_at = ?
-		WHERE id = ? AND lease_token = ?`)
-	if err != nil {
-		return fmt.Errorf("sqlite: prepare delivery update: %w", err)
-	}
-	defer updDelivery.Close()
+	insAttempt, updDelivery := tx.stmt(s.st.insertAttempt), tx.stmt(s.st.recordDelivery)
 
 	events := map[string]bool{}
 	for _, p := range params {
@@ -569,8 +569,9 @@ func (s *Store) DeliveryRecordAttempts(ctx context.Context, params []store.Attem
 		}
 		events[p.EventID] = true
 	}
+	count, set := tx.stmt(s.st.countByStatus), tx.stmt(s.st.setEventStatus)
 	for id := range events {
-		if err := refreshEventStatus(ctx, tx, id); err != nil {
+		if err := refreshEventStatus(ctx, count, set, id); err != nil {
 			return err
 		}
 	}
@@ -582,8 +583,8 @@ func (s *Store) DeliveryRecordAttempts(ctx context.Context, params []store.Attem
 
 // refreshEventStatus derives an event's status from its deliveries with
 // webhook.DeriveEventStatus, so the rule lives in one place.
-func refreshEventStatus(ctx context.Context, tx writeTx, eventID string) error {
-	rows, err := tx.QueryContext(ctx, `SELECT status, COUNT(*) FROM deliveries WHERE event_id = ? GROUP BY status`, eventID)
+func refreshEventStatus(ctx context.Context, count, set *sql.Stmt, eventID string) error {
+	rows, err := count.QueryContext(ctx, eventID)
 	if err != nil {
 		return fmt.Errorf("sqlite: count deliveries: %w", err)
 	}
@@ -604,7 +605,7 @@ func refreshEventStatus(ctx context.Context, tx writeTx, eventID string) error {
 		return fmt.Errorf("sqlite: read counts: %w", err)
 	}
 	status := webhook.DeriveEventStatus(counts)
-	if _, err := tx.ExecContext(ctx, `UPDATE events SET status = ? WHERE id = ? AND status <> ?`, string(status), eventID, string(status)); err != nil {
+	if _, err := set.ExecContext(ctx, string(status), eventID, string(status)); err != nil {
 		return fmt.Errorf("sqlite: update event status: %w", err)
 	}
 	return nil
@@ -624,9 +625,9 @@ func (s *Store) DeliveryReleaseLeases(ctx context.Context, params []store.LeaseR
 			tx.Rollback()
 		}
 	}()
+	release := tx.stmt(s.st.release)
 	for _, p := range params {
-		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET lease_token = NULL, next_attempt_at = ?
-			WHERE id = ? AND lease_token = ?`, micros(p.DueAt), p.DeliveryID, p.LeaseToken); err != nil {
+		if _, err := release.ExecContext(ctx, micros(p.DueAt), p.DeliveryID, p.LeaseToken); err != nil {
 			return fmt.Errorf("sqlite: release lease: %w", err)
 		}
 	}
@@ -655,7 +656,7 @@ func (s *Store) QueueStats(ctx context.Context, now time.Time) (store.QueueStats
 		COALESCE(SUM(CASE WHEN next_attempt_at <= ?1 THEN 1 ELSE 0 END), 0),
 		COALESCE(SUM(CASE WHEN next_attempt_at > ?1 AND lease_token IS NULL THEN 1 ELSE 0 END), 0),
 		COALESCE(SUM(CASE WHEN next_attempt_at > ?1 AND lease_token IS NOT NULL THEN 1 ELSE 0 END), 0)
-		FROM deliveries INDEXED BY deliveries_due WHERE status IN ('pending', 'failed')`, micros(now)).Scan(&st.Ready, &st.Scheduled, &st.InFlight)
+		FROM deliveries WHERE status IN ('pending', 'failed')`, micros(now)).Scan(&st.Ready, &st.Scheduled, &st.InFlight)
 	if err != nil {
 		return st, fmt.Errorf("sqlite: queue stats: %w", err)
 	}

@@ -27,9 +27,10 @@ CREATE TABLE deliveries (
     created_at      INTEGER NOT NULL,
     updated_at      INTEGER NOT NULL
 );
--- The queue: due deliveries in due order. A lease moves next_attempt_at
--- forward, so leased rows sit behind the due ones.
-CREATE INDEX deliveries_due ON deliveries (next_attempt_at)
+-- The queue: per destination, due deliveries in due order, so one
+-- destination's backlog never sits in front of another's. A lease moves
+-- next_attempt_at forward, so leased rows sit behind the due ones.
+CREATE INDEX deliveries_due ON deliveries (destination, next_attempt_at)
     WHERE status IN ('pending', 'failed');
 CREATE INDEX deliveries_event_id ON deliveries (event_id);
 -- The dead letters, newest first.
