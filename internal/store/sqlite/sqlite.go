@@ -37,11 +37,14 @@ var migrations embed.FS
 // Store is the SQLite implementation of store.Store.
 type Store struct {
 	st statements
-	// wmu makes each write (level pragma + transaction) atomic; durable and
-	// modeSet track the writer connection's synchronous level.
-	wmu     sync.Mutex
-	durable bool
-	modeSet bool
+	// The single writer goroutine takes its work from ops (see write.go);
+	// syncSet and syncFull track its connection's synchronous level.
+	ops        chan *writeOp
+	stopping   chan struct{}
+	writerDone chan struct{}
+	stopOnce   sync.Once
+	syncSet    bool
+	syncFull   bool
 
 	write *sql.DB
 	read  *sql.DB
@@ -68,7 +71,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
-	s := &Store{lock: lock}
+	s := &Store{lock: lock, ops: make(chan *writeOp, maxOpsPerTx), stopping: make(chan struct{}), writerDone: make(chan struct{})}
 	dsn := func(extra string) string {
 		q := url.Values{}
 		for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(ON)"} {
@@ -97,6 +100,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	go s.writer()
 	s.read, err = sql.Open("sqlite", dsn("query_only(1)"))
 	if err != nil {
 		s.Close()
@@ -155,8 +159,17 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
-// Close closes both pools and drops the file lock.
+// Close lets queued writes finish, closes both pools and drops the file
+// lock. Writes after Close fail with webhook.ErrClosed.
 func (s *Store) Close() error {
+	s.stopOnce.Do(func() { close(s.stopping) })
+	select {
+	case <-s.writerDone:
+	default:
+		if s.st.syncFull != nil { // the writer was started
+			<-s.writerDone
+		}
+	}
 	var errs []error
 	if s.read != nil {
 		errs = append(errs, s.read.Close())
@@ -185,7 +198,8 @@ type statements struct {
 	eventForSend                           *sql.Stmt
 	insertAttempt, recordDelivery          *sql.Stmt
 	countByStatus, setEventStatus          *sql.Stmt
-	release                                *sql.Stmt
+	releaseLease                           *sql.Stmt
+	savepoint, rollbackTo, release         *sql.Stmt
 }
 
 func (s *Store) prepare(ctx context.Context) error {
@@ -211,7 +225,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		prep(&s.st.duplicate, `SELECT id, status FROM events WHERE source = ? AND idempotency_key = ?`),
 		prep(&s.st.claimDue, `SELECT `+deliveryColumns+` `+due+`
 			AND destination = ? AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?`),
-		prep(&s.st.nextDue, `SELECT MIN(next_attempt_at) `+due+` AND destination = ?`),
+		prep(&s.st.nextDue, `SELECT MIN(next_attempt_at) `+due+` AND destination = ? AND lease_token IS NULL`),
 		prep(&s.st.claimOthers, `SELECT `+deliveryColumns+` `+due+`
 			AND next_attempt_at <= ? AND destination NOT IN (SELECT value FROM json_each(?)) LIMIT ?`),
 		prep(&s.st.lease, `UPDATE deliveries SET next_attempt_at = ?, lease_token = ? WHERE id = ?`),
@@ -224,66 +238,11 @@ func (s *Store) prepare(ctx context.Context) error {
 			WHERE id = ? AND lease_token = ?`),
 		prep(&s.st.countByStatus, `SELECT status, COUNT(*) FROM deliveries WHERE event_id = ? GROUP BY status`),
 		prep(&s.st.setEventStatus, `UPDATE events SET status = ? WHERE id = ? AND status <> ?`),
-		prep(&s.st.release, `UPDATE deliveries SET lease_token = NULL, next_attempt_at = ? WHERE id = ? AND lease_token = ?`),
+		prep(&s.st.releaseLease, `UPDATE deliveries SET lease_token = NULL, next_attempt_at = ? WHERE id = ? AND lease_token = ?`),
+		prep(&s.st.savepoint, `SAVEPOINT op`),
+		prep(&s.st.rollbackTo, `ROLLBACK TO op`),
+		prep(&s.st.release, `RELEASE op`),
 	)
-}
-
-// writeTx is a write transaction with the prepared statements bound to it.
-// It holds the store's write lock until Commit or Rollback.
-type writeTx struct {
-	*sql.Tx
-	ctx    context.Context
-	unlock func()
-}
-
-// stmt binds a prepared statement to the transaction; database/sql reuses
-// the statement already prepared on the (single) writer connection.
-func (t writeTx) stmt(st *sql.Stmt) *sql.Stmt { return t.Tx.StmtContext(t.ctx, st) }
-
-// Commit commits and releases the write lock.
-func (t writeTx) Commit() error {
-	defer t.unlock()
-	return t.Tx.Commit()
-}
-
-// Rollback aborts and releases the write lock; after Commit it does nothing.
-func (t writeTx) Rollback() error {
-	defer t.unlock()
-	return t.Tx.Rollback()
-}
-
-// begin starts an immediate transaction on the single writer connection.
-//
-// durable selects synchronous=FULL: the commit is fsynced and survives a
-// power cut. Event inserts need that, because a 202 promises it. Claims,
-// lease releases and attempt records use NORMAL: in WAL mode they survive a
-// process crash (kill -9) all the same, and the next FULL commit syncs them
-// too; a power cut in between can only undo a lease or an attempt record,
-// which means one more attempt, never a lost event. SQLite refuses to change
-// the level inside a transaction, so the write lock covers the pragma and
-// the transaction together.
-func (s *Store) begin(ctx context.Context, durable bool) (writeTx, error) {
-	s.wmu.Lock()
-	var once sync.Once
-	unlock := func() { once.Do(s.wmu.Unlock) }
-	if s.durable != durable || !s.modeSet {
-		mode := s.st.syncNormal
-		if durable {
-			mode = s.st.syncFull
-		}
-		if _, err := mode.ExecContext(ctx); err != nil {
-			unlock()
-			return writeTx{}, err
-		}
-		s.durable, s.modeSet = durable, true
-	}
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		s.modeSet = false // the connection may have been replaced
-		unlock()
-		return writeTx{}, err
-	}
-	return writeTx{Tx: tx, ctx: ctx, unlock: unlock}, nil
 }
 
 func micros(t time.Time) int64 {
@@ -298,62 +257,6 @@ func fromMicros(us int64) time.Time {
 		return time.Time{}
 	}
 	return time.UnixMicro(us).UTC()
-}
-
-// EventInsertMany implements store.Store.
-func (s *Store) EventInsertMany(ctx context.Context, params []store.EventInsertParams) (_ []store.EventInsertResult, err error) {
-	tx, err := s.begin(ctx, true)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: begin: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			tx.Rollback()
-		}
-	}()
-	insEvent, insDelivery := tx.stmt(s.st.insertEvent), tx.stmt(s.st.insertDelivery)
-
-	results := make([]store.EventInsertResult, len(params))
-	for i, p := range params {
-		ev := p.Event
-		headers, err := json.Marshal(ev.Headers)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: encode headers: %w", err)
-		}
-		var idem any
-		if ev.IdempotencyKey != "" {
-			idem = ev.IdempotencyKey
-		}
-		body := ev.Body
-		if body == nil {
-			body = []byte{}
-		}
-		res, err := insEvent.ExecContext(ctx, ev.ID, ev.Source, ev.Type, body, ev.ContentType, string(headers), idem, micros(ev.ReceivedAt), string(ev.Status))
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: insert event: %w", err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			var first store.EventInsertResult
-			var status string
-			if err := tx.stmt(s.st.duplicate).QueryRowContext(ctx, ev.Source, ev.IdempotencyKey).Scan(&first.ID, &status); err != nil {
-				return nil, fmt.Errorf("sqlite: find duplicate: %w", err)
-			}
-			first.Status = webhook.Status(status)
-			first.Duplicate = true
-			results[i] = first
-			continue
-		}
-		for _, d := range p.Deliveries {
-			if _, err := insDelivery.ExecContext(ctx, d.ID, ev.ID, d.Destination, string(d.Status), micros(d.NextAttemptAt), micros(d.CreatedAt), micros(d.CreatedAt)); err != nil {
-				return nil, fmt.Errorf("sqlite: insert delivery: %w", err)
-			}
-		}
-		results[i] = store.EventInsertResult{ID: ev.ID, Status: ev.Status}
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("sqlite: commit: %w", err)
-	}
-	return results, nil
 }
 
 // EventGet implements store.Store.
@@ -442,213 +345,6 @@ func (s *Store) AttemptListByDelivery(ctx context.Context, deliveryID string) ([
 	return out, rows.Err()
 }
 
-// DeliveryClaimDue implements store.Store.
-func (s *Store) DeliveryClaimDue(ctx context.Context, p store.DeliveryClaimParams) (_ store.DeliveryClaimResult, err error) {
-	var result store.DeliveryClaimResult
-	now := micros(p.Now)
-	tx, err := s.begin(ctx, false)
-	if err != nil {
-		return result, fmt.Errorf("sqlite: begin: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			tx.Rollback()
-		}
-	}()
-
-	var picked []webhook.Delivery
-	collect := func(rows *sql.Rows, err error) error {
-		if err != nil {
-			return fmt.Errorf("sqlite: select due: %w", err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			d, err := scanDelivery(rows)
-			if err != nil {
-				return fmt.Errorf("sqlite: scan due: %w", err)
-			}
-			picked = append(picked, d)
-		}
-		return rows.Err()
-	}
-	claimDue, nextDue := tx.stmt(s.st.claimDue), tx.stmt(s.st.nextDue)
-	var next int64
-	for _, q := range p.Quotas {
-		limit := min(q.Limit, p.Limit-len(picked))
-		if limit <= 0 {
-			if q.Limit > 0 && (next == 0 || now < next) {
-				next = now // not looked at: may be due
-			}
-			continue
-		}
-		before := len(picked)
-		if err := collect(claimDue.QueryContext(ctx, q.Destination, now, limit)); err != nil {
-			return result, err
-		}
-		if len(picked)-before < limit {
-			// Nothing more is due now for this destination: when is?
-			var at sql.NullInt64
-			if err := nextDue.QueryRowContext(ctx, q.Destination).Scan(&at); err != nil {
-				return result, fmt.Errorf("sqlite: next due: %w", err)
-			}
-			if at.Valid && at.Int64 > now && (next == 0 || at.Int64 < next) {
-				next = at.Int64
-			}
-		} else if next == 0 || now < next {
-			next = now // more may be due right away
-		}
-	}
-	if others := min(p.Others, p.Limit-len(picked)); others > 0 {
-		known := make([]string, 0, len(p.Quotas))
-		for _, q := range p.Quotas {
-			known = append(known, q.Destination)
-		}
-		list, _ := json.Marshal(known) // a []string always marshals
-		if err := collect(tx.stmt(s.st.claimOthers).QueryContext(ctx, now, string(list), others)); err != nil {
-			return result, err
-		}
-	}
-
-	if len(picked) > 0 {
-		lease, load := tx.stmt(s.st.lease), tx.stmt(s.st.eventForSend)
-		events := map[string]webhook.Event{}
-		result.Jobs = make([]webhook.Job, 0, len(picked))
-		for _, d := range picked {
-			if _, err := lease.ExecContext(ctx, micros(p.LeaseUntil), p.LeaseToken, d.ID); err != nil {
-				return result, fmt.Errorf("sqlite: lease: %w", err)
-			}
-			ev, ok := events[d.EventID]
-			if !ok {
-				// Headers are left out: sending does not need them.
-				var receivedAt int64
-				var status string
-				if err := load.QueryRowContext(ctx, d.EventID).Scan(&ev.ID, &ev.Source, &ev.Type, &ev.Body, &ev.ContentType, &receivedAt, &status); err != nil {
-					return result, fmt.Errorf("sqlite: delivery %s: load event %s: %w", d.ID, d.EventID, err)
-				}
-				ev.ReceivedAt, ev.Status = fromMicros(receivedAt), webhook.Status(status)
-				events[d.EventID] = ev
-			}
-			result.Jobs = append(result.Jobs, webhook.Job{Delivery: d, Event: ev})
-		}
-	}
-	result.NextDueAt = fromMicros(next)
-	if err := tx.Commit(); err != nil {
-		return result, fmt.Errorf("sqlite: commit claim: %w", err)
-	}
-	return result, nil
-}
-
-// DeliveryRecordAttempts implements store.Store.
-func (s *Store) DeliveryRecordAttempts(ctx context.Context, params []store.AttemptRecordParams) (err error) {
-	if len(params) == 0 {
-		return nil
-	}
-	tx, err := s.begin(ctx, false)
-	if err != nil {
-		return fmt.Errorf("sqlite: begin: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			tx.Rollback()
-		}
-	}()
-	insAttempt, updDelivery := tx.stmt(s.st.insertAttempt), tx.stmt(s.st.recordDelivery)
-
-	events := map[string]bool{}
-	for _, p := range params {
-		a := p.Attempt
-		if _, err := insAttempt.ExecContext(ctx, a.ID, a.DeliveryID, a.Number, micros(a.StartedAt), a.Duration.Microseconds(), a.StatusCode, a.ResponseBody, a.Error); err != nil {
-			return fmt.Errorf("sqlite: insert attempt: %w", err)
-		}
-		next := micros(p.NextAttemptAt)
-		if p.Status.Terminal() {
-			next = micros(p.UpdatedAt)
-		}
-		if _, err := updDelivery.ExecContext(ctx, string(p.Status), a.Number, next, a.Error, micros(p.UpdatedAt), a.DeliveryID, p.LeaseToken); err != nil {
-			return fmt.Errorf("sqlite: update delivery: %w", err)
-		}
-		events[p.EventID] = true
-	}
-	count, set := tx.stmt(s.st.countByStatus), tx.stmt(s.st.setEventStatus)
-	for id := range events {
-		if err := refreshEventStatus(ctx, count, set, id); err != nil {
-			return err
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: commit attempts: %w", err)
-	}
-	return nil
-}
-
-// refreshEventStatus derives an event's status from its deliveries with
-// webhook.DeriveEventStatus, so the rule lives in one place.
-func refreshEventStatus(ctx context.Context, count, set *sql.Stmt, eventID string) error {
-	rows, err := count.QueryContext(ctx, eventID)
-	if err != nil {
-		return fmt.Errorf("sqlite: count deliveries: %w", err)
-	}
-	counts := map[webhook.Status]int{}
-	for rows.Next() {
-		var (
-			status string
-			n      int
-		)
-		if err := rows.Scan(&status, &n); err != nil {
-			rows.Close()
-			return fmt.Errorf("sqlite: scan counts: %w", err)
-		}
-		counts[webhook.Status(status)] = n
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("sqlite: read counts: %w", err)
-	}
-	status := webhook.DeriveEventStatus(counts)
-	if _, err := set.ExecContext(ctx, string(status), eventID, string(status)); err != nil {
-		return fmt.Errorf("sqlite: update event status: %w", err)
-	}
-	return nil
-}
-
-// DeliveryReleaseLeases implements store.Store.
-func (s *Store) DeliveryReleaseLeases(ctx context.Context, params []store.LeaseReleaseParams) (err error) {
-	if len(params) == 0 {
-		return nil
-	}
-	tx, err := s.begin(ctx, false)
-	if err != nil {
-		return fmt.Errorf("sqlite: begin: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			tx.Rollback()
-		}
-	}()
-	release := tx.stmt(s.st.release)
-	for _, p := range params {
-		if _, err := release.ExecContext(ctx, micros(p.DueAt), p.DeliveryID, p.LeaseToken); err != nil {
-			return fmt.Errorf("sqlite: release lease: %w", err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: commit release: %w", err)
-	}
-	return nil
-}
-
-// DeliveryReleaseAllLeases implements store.Exclusive: the file lock proves
-// that whoever held these leases is gone.
-func (s *Store) DeliveryReleaseAllLeases(ctx context.Context, now time.Time) (int, error) {
-	res, err := s.write.ExecContext(ctx, `UPDATE deliveries SET lease_token = NULL, next_attempt_at = ?
-		WHERE lease_token IS NOT NULL AND status IN ('pending', 'failed')`, micros(now))
-	if err != nil {
-		return 0, fmt.Errorf("sqlite: release all leases: %w", err)
-	}
-	n, _ := res.RowsAffected()
-	return int(n), nil
-}
-
 // QueueStats implements store.Store.
 func (s *Store) QueueStats(ctx context.Context, now time.Time) (store.QueueStats, error) {
 	var st store.QueueStats
@@ -676,17 +372,6 @@ func (s *Store) SettingGet(ctx context.Context, key string) (string, error) {
 	}
 	if err != nil {
 		return "", fmt.Errorf("sqlite: get setting: %w", err)
-	}
-	return v, nil
-}
-
-// SettingPutIfAbsent implements store.Store.
-func (s *Store) SettingPutIfAbsent(ctx context.Context, key, value string) (string, error) {
-	var v string
-	err := s.write.QueryRowContext(ctx, `INSERT INTO settings (key, value) VALUES (?, ?)
-		ON CONFLICT (key) DO UPDATE SET value = settings.value RETURNING value`, key, value).Scan(&v)
-	if err != nil {
-		return "", fmt.Errorf("sqlite: put setting: %w", err)
 	}
 	return v, nil
 }
