@@ -94,7 +94,7 @@ directory, and flags, in increasing order of precedence.`,
 			fmt.Fprintln(cmd.OutOrStdout(), "hookd", app.Version)
 		},
 	}
-	root.AddCommand(serve, simulate.Command(), bench.Command(), version)
+	root.AddCommand(serve, receiveCommand(), simulate.Command(), bench.Command(), version)
 	return root
 }
 

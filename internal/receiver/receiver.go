@@ -73,6 +73,11 @@ func Start(b Behavior, opts Options) (*Receiver, error) {
 	if err != nil {
 		return nil, err
 	}
+	return Serve(ln, b, opts)
+}
+
+// Serve serves on ln until Close.
+func Serve(ln net.Listener, b Behavior, opts Options) (*Receiver, error) {
 	r := &Receiver{behavior: b, onArrive: opts.OnArrival, ln: ln, tries: map[string]int{}, keep: opts.Keep, done: make(chan struct{})}
 	r.srv = &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
