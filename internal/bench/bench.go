@@ -46,6 +46,9 @@ type Options struct {
 	// Drain bounds the wait for deliveries after sending stops.
 	Drain   time.Duration
 	Workers int
+	// Destinations is how many destinations subscribe to the source (all
+	// served by one local receiver); 0 measures ingest alone.
+	Destinations int
 	// Dir holds the store; a temporary directory when empty.
 	Dir  string
 	JSON bool
@@ -70,6 +73,7 @@ type Result struct {
 	EndToEndP50Ms  float64 `json:"e2e_p50_ms"`
 	EndToEndP99Ms  float64 `json:"e2e_p99_ms"`
 	PeakRSSMiB     float64 `json:"peak_rss_mib"`
+	Destinations   int     `json:"destinations"`
 	Lost           int64   `json:"lost"`
 	GoMaxProcs     int     `json:"gomaxprocs"`
 	DeliveryWindow string  `json:"delivery_window"`
@@ -100,6 +104,7 @@ and the process's peak RSS (which includes the senders and the receiver).`,
 	f.IntVarP(&opts.Rate, "rate", "r", 0, "offered requests/s in total (0: as fast as possible)")
 	f.DurationVar(&opts.Drain, "drain", 60*time.Second, "how long to wait for deliveries after sending")
 	f.IntVar(&opts.Workers, "workers", 64, "delivery workers")
+	f.IntVar(&opts.Destinations, "destinations", 1, "destinations subscribed to the source (0: ingest only)")
 	f.StringVar(&opts.Dir, "dir", "", "directory for the store (default: a temporary one)")
 	f.BoolVar(&opts.JSON, "json", false, "print the result as JSON")
 	f.StringVar(&opts.CPUProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
@@ -146,7 +151,10 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	if opts.Out == nil {
 		opts.Out = os.Stdout
 	}
-	res := Result{Duration: opts.Duration.String(), Senders: opts.Senders, BodyBytes: opts.BodySize, OfferedRate: opts.Rate, GoMaxProcs: runtime.GOMAXPROCS(0)}
+	if opts.Destinations < 0 {
+		opts.Destinations = 0
+	}
+	res := Result{Destinations: opts.Destinations, Duration: opts.Duration.String(), Senders: opts.Senders, BodyBytes: opts.BodySize, OfferedRate: opts.Rate, GoMaxProcs: runtime.GOMAXPROCS(0)}
 	dir := opts.Dir
 	if dir == "" {
 		d, err := os.MkdirTemp("", "hookd-bench-")
@@ -180,8 +188,12 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	cfg.AllowPrivateDestinations = true
 	cfg.Workers = max(opts.Workers, 1)
 	cfg.Sources = []webhook.Source{{Name: "bench", MaxBodyBytes: config.DefaultMaxBodyBytes}}
-	cfg.Destinations = []webhook.Destination{{Name: "receiver", URL: recv.URL() + "/hooks", Sources: []string{"bench"},
-		Timeout: 10 * time.Second, MaxInFlight: cfg.Workers}}
+	for i := range opts.Destinations {
+		cfg.Destinations = append(cfg.Destinations, webhook.Destination{
+			Name: fmt.Sprintf("receiver-%d", i), URL: fmt.Sprintf("%s/hooks/%d", recv.URL(), i), Sources: []string{"bench"},
+			Timeout: 10 * time.Second, MaxInFlight: cfg.Workers,
+		})
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return res, err
@@ -240,7 +252,8 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	fmt.Fprintf(opts.Out, "hookd bench: %d senders, %d-byte bodies, %s, rate %s, store %s\n", opts.Senders, opts.BodySize, opts.Duration, rateText(opts.Rate), dir)
+	fmt.Fprintf(opts.Out, "hookd bench: %d senders, %d-byte bodies, %s, rate %s, %d destinations, store %s\n",
+		opts.Senders, opts.BodySize, opts.Duration, rateText(opts.Rate), opts.Destinations, dir)
 	began := time.Now()
 	var wg sync.WaitGroup
 	for range opts.Senders {
@@ -284,12 +297,13 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	res.IngestPerSec = float64(res.Accepted) / sendElapsed.Seconds()
 	res.IngestP50Ms, res.IngestP99Ms = ingest.percentile(0.50), ingest.percentile(0.99)
 
+	expected := res.Accepted * int64(opts.Destinations)
 	drainEnd := time.Now().Add(opts.Drain)
-	for delivered.Load() < res.Accepted && time.Now().Before(drainEnd) && ctx.Err() == nil {
+	for delivered.Load() < expected && time.Now().Before(drainEnd) && ctx.Err() == nil {
 		time.Sleep(20 * time.Millisecond)
 	}
 	res.Delivered = delivered.Load()
-	res.Lost = res.Accepted - res.Delivered
+	res.Lost = expected - res.Delivered
 	window := time.Duration(lastArrival.Load() - began.UnixNano())
 	if window > 0 {
 		res.DeliverPerSec = float64(res.Delivered) / window.Seconds()
@@ -309,7 +323,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	fmt.Fprintf(opts.Out, "end-to-end: p50 %.2f ms, p99 %.2f ms (sent → arrived at the receiver)\n", res.EndToEndP50Ms, res.EndToEndP99Ms)
 	fmt.Fprintf(opts.Out, "peak RSS:   %.0f MiB (whole process: hookd, senders and receiver), GOMAXPROCS %d\n", res.PeakRSSMiB, res.GoMaxProcs)
 	if res.Lost > 0 {
-		return res, fmt.Errorf("%d accepted webhooks were not delivered within %s", res.Lost, opts.Drain)
+		return res, fmt.Errorf("%d deliveries of accepted webhooks did not arrive within %s", res.Lost, opts.Drain)
 	}
 	return res, nil
 }
