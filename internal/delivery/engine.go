@@ -86,6 +86,10 @@ type Options struct {
 	AfterRecord func(store.AttemptRecordParams)
 }
 
+// orphanInterval is how often the dispatcher looks for deliveries whose
+// destination is no longer configured.
+const orphanInterval = 5 * time.Minute
+
 // Engine delivers. Start it once; Stop it once or more.
 type Engine struct {
 	opts     Options
@@ -193,7 +197,10 @@ func (e *Engine) dispatch() {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	errDelay := 50 * time.Millisecond
-	var lastOthers time.Time
+	// Deliveries of removed destinations are looked for at start, again
+	// while a look finds a full batch, and then every orphanInterval: the
+	// look scans the whole due index, so it must stay rare.
+	var nextOrphanLook time.Time
 	for {
 		if e.ctx.Err() != nil {
 			return
@@ -203,11 +210,22 @@ func (e *Engine) dispatch() {
 		if free > 0 {
 			limit := min(free, 256)
 			params := queue.ClaimParams{Limit: limit, Lease: e.opts.Lease, Quotas: e.quotas(limit)}
-			if now := e.opts.Now(); now.Sub(lastOthers) >= e.opts.PollInterval {
-				// Deliveries whose destination was removed: rarely any.
-				params.Others, lastOthers = limit, now
+			lookForOrphans := !e.opts.Now().Before(nextOrphanLook)
+			if lookForOrphans {
+				params.Others = limit
 			}
 			res, err := e.opts.Queue.Claim(e.ctx, params)
+			if err == nil && lookForOrphans {
+				orphans := 0
+				for _, job := range res.Jobs {
+					if _, ok := e.opts.Catalog.Destination(job.Delivery.Destination); !ok {
+						orphans++
+					}
+				}
+				if orphans < limit {
+					nextOrphanLook = e.opts.Now().Add(orphanInterval)
+				}
+			}
 			switch {
 			case err != nil && e.ctx.Err() != nil:
 				return
