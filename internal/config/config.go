@@ -6,6 +6,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -76,7 +77,8 @@ func Default() Config {
 type Lookup func(key string) (string, bool)
 
 // EnvWithDotenv returns a Lookup over the process environment backed by the
-// .env file in dir, if there is one: real variables win over the file.
+// .env file at path, if there is one: real variables win over the file. A
+// missing file is not an error.
 func EnvWithDotenv(path string) (Lookup, error) {
 	file := map[string]string{}
 	if _, err := os.Stat(path); err == nil {
@@ -118,6 +120,11 @@ func (c *Config) FromEnv(env Lookup) error {
 			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s: %q is not a number of milliseconds", key, v))
+				return
+			}
+			if n > int64(math.MaxInt64/time.Millisecond) || n < int64(math.MinInt64/time.Millisecond) {
+				// The multiplication below would wrap around.
+				errs = append(errs, fmt.Errorf("%s: %q milliseconds is out of range", key, v))
 				return
 			}
 			*dst = time.Duration(n) * time.Millisecond

@@ -79,6 +79,19 @@ func (e *FileError) Error() string {
 	return fmt.Sprintf("%s: %s", loc, e.Msg)
 }
 
+// decodeFile parses data strictly into f. goccy/go-yaml panics on some
+// malformed input (v1.19.2 dereferences nil on "sources: !"); a bad config
+// file must get an error naming it, not crash hookd, so a panic becomes an
+// error.
+func decodeFile(data []byte, f *File) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = errors.New("could not parse this YAML (the parser failed on it)")
+		}
+	}()
+	return yaml.UnmarshalWithOptions(data, f, yaml.DisallowUnknownField())
+}
+
 var namePattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$`)
 
 // LoadFile reads, parses and validates the configuration file at path and
@@ -90,7 +103,7 @@ func (c *Config) LoadFile(path string) error {
 		return &FileError{Path: path, Msg: err.Error()}
 	}
 	var f File
-	if err := yaml.UnmarshalWithOptions(data, &f, yaml.DisallowUnknownField()); err != nil {
+	if err := decodeFile(data, &f); err != nil {
 		fe := &FileError{Path: path, Msg: err.Error()}
 		var ye yaml.Error
 		if errors.As(err, &ye) {
@@ -102,7 +115,12 @@ func (c *Config) LoadFile(path string) error {
 		return fe
 	}
 	ast, _ := parser.ParseBytes(data, 0) // it parsed above; used only for line numbers
-	lineOf := func(p string) int {
+	lineOf := func(p string) (line int) {
+		defer func() {
+			if recover() != nil {
+				line = 0 // see decodeFile; a line number is not worth a crash
+			}
+		}()
 		for p != "" && p != "$" {
 			if yp, err := yaml.PathString(p); err == nil && ast != nil {
 				if n, err := yp.FilterFile(ast); err == nil && n != nil && n.GetToken() != nil {

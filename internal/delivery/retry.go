@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"errors"
 	"math"
 	"net/http"
 	"strconv"
@@ -10,6 +11,9 @@ import (
 	"github.com/hookd/hookd/internal/webhook"
 )
 
+// maxDuration is the longest time.Duration.
+const maxDuration = time.Duration(math.MaxInt64)
+
 // RetryPolicy decides what follows a failed attempt.
 type RetryPolicy struct {
 	// MaxRetries is the number of retries after the first try, so a
@@ -17,7 +21,8 @@ type RetryPolicy struct {
 	MaxRetries int
 	// BaseDelay is the delay before retry 1; retry n waits BaseDelay*2^(n-1).
 	BaseDelay time.Duration
-	// MaxDelay caps every delay, Retry-After included.
+	// MaxDelay caps every delay, Retry-After included; 0 means no cap
+	// (delays then saturate at the longest time.Duration).
 	MaxDelay time.Duration
 	// Jitter spreads each computed delay uniformly by ±Jitter of itself so
 	// that a burst that failed together does not retry together. 0.2 by
@@ -35,10 +40,20 @@ func (p RetryPolicy) Delay(n int, retryAfter time.Duration, random float64) time
 	}
 	d := float64(p.BaseDelay) * math.Pow(2, float64(n-1))
 	d *= 1 + p.Jitter*(2*random-1)
-	if max := float64(p.MaxDelay); p.MaxDelay > 0 && d > max {
-		d = max
+	limit := maxDuration
+	if p.MaxDelay > 0 {
+		limit = p.MaxDelay
 	}
-	delay := time.Duration(d)
+	// Compare in float before converting: a float beyond the int64 range
+	// (2^n overflows quickly without a MaxDelay) converts to an arbitrary,
+	// often negative, Duration.
+	var delay time.Duration
+	switch {
+	case d >= float64(limit):
+		delay = limit
+	case d > 0:
+		delay = time.Duration(d)
+	}
 	if retryAfter > delay {
 		delay = retryAfter
 	}
@@ -65,12 +80,14 @@ func ParseRetryAfter(v string, now time.Time) time.Duration {
 	if v == "" {
 		return 0
 	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+	// Out of range still means "a very long time": ParseInt then returns
+	// the nearest bound, which the checks below saturate or refuse.
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
 		if secs <= 0 {
 			return 0
 		}
-		if secs > math.MaxInt64/int64(time.Second) {
-			return time.Duration(math.MaxInt64)
+		if secs > int64(maxDuration/time.Second) {
+			return maxDuration
 		}
 		return time.Duration(secs) * time.Second
 	}
