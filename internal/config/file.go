@@ -141,20 +141,26 @@ func (c *Config) LoadFile(path string) error {
 		errs = append(errs, &FileError{Path: path, Line: lineOf(p), Field: field, Msg: fmt.Sprintf(format, args...)})
 	}
 
+	// checkName reports a missing, malformed or repeated name and records
+	// it in seen.
+	checkName := func(name, p, field string, seen map[string]bool) {
+		switch {
+		case name == "":
+			bad(p, field+".name", "is required")
+		case !namePattern.MatchString(name):
+			bad(p+".name", field+".name", "%q must be 1-64 letters, digits, '_', '-' or '.'", name)
+		case seen[name]:
+			bad(p+".name", field+".name", "%q is declared twice", name)
+		}
+		seen[name] = true
+	}
+
 	sources := map[string]bool{}
 	c.Sources = c.Sources[:0]
 	for i, s := range f.Sources {
 		p := fmt.Sprintf("$.sources[%d]", i)
 		field := fmt.Sprintf("sources[%d]", i)
-		switch {
-		case s.Name == "":
-			bad(p, field+".name", "is required")
-		case !namePattern.MatchString(s.Name):
-			bad(p+".name", field+".name", "%q must be 1-64 letters, digits, '_', '-' or '.'", s.Name)
-		case sources[s.Name]:
-			bad(p+".name", field+".name", "%q is declared twice", s.Name)
-		}
-		sources[s.Name] = true
+		checkName(s.Name, p, field, sources)
 		src := webhook.Source{Name: s.Name, MaxBodyBytes: s.MaxBodyBytes}
 		if src.MaxBodyBytes == 0 {
 			src.MaxBodyBytes = DefaultMaxBodyBytes
@@ -182,15 +188,7 @@ func (c *Config) LoadFile(path string) error {
 	for i, d := range f.Destinations {
 		p := fmt.Sprintf("$.destinations[%d]", i)
 		field := fmt.Sprintf("destinations[%d]", i)
-		switch {
-		case d.Name == "":
-			bad(p, field+".name", "is required")
-		case !namePattern.MatchString(d.Name):
-			bad(p+".name", field+".name", "%q must be 1-64 letters, digits, '_', '-' or '.'", d.Name)
-		case names[d.Name]:
-			bad(p+".name", field+".name", "%q is declared twice", d.Name)
-		}
-		names[d.Name] = true
+		checkName(d.Name, p, field, names)
 		if d.URL == "" {
 			bad(p, field+".url", "is required")
 		} else if u, err := url.Parse(d.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
