@@ -181,6 +181,9 @@ func Run(ctx context.Context, opts Options) error {
 	var wg sync.WaitGroup
 	var sendErrs []error
 	client := &http.Client{Timeout: 10 * time.Second}
+	// Before a.Stop (defers run last-in first-out): a connection that was
+	// dialled but never used would hold up the server's graceful shutdown.
+	defer client.CloseIdleConnections()
 	for i := range opts.Events {
 		wg.Add(1)
 		go func() {
