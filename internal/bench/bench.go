@@ -252,7 +252,11 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	fmt.Fprintf(opts.Out, "hookd bench: %d senders, %d-byte bodies, %s, rate %s, %d destinations, store %s\n",
+	header := opts.Out
+	if opts.JSON {
+		header = os.Stderr // keep stdout one JSON document
+	}
+	fmt.Fprintf(header, "hookd bench: %d senders, %d-byte bodies, %s, rate %s, %d destinations, store %s\n",
 		opts.Senders, opts.BodySize, opts.Duration, rateText(opts.Rate), opts.Destinations, dir)
 	began := time.Now()
 	var wg sync.WaitGroup
