@@ -195,7 +195,6 @@ type statements struct {
 	syncFull, syncNormal                   *sql.Stmt
 	insertEvent, insertDelivery, duplicate *sql.Stmt
 	claimDue, nextDue, lease, claimOthers  *sql.Stmt
-	eventForSend                           *sql.Stmt
 	insertAttempt, recordDelivery          *sql.Stmt
 	countByStatus, setEventStatus          *sql.Stmt
 	releaseLease                           *sql.Stmt
@@ -223,13 +222,17 @@ func (s *Store) prepare(ctx context.Context) error {
 			(id, event_id, destination, status, attempts, next_attempt_at, created_at, updated_at)
 			VALUES (?, ?, ?, ?, 0, ?, ?, ?)`),
 		prep(&s.st.duplicate, `SELECT id, status FROM events WHERE source = ? AND idempotency_key = ?`),
-		prep(&s.st.claimDue, `SELECT `+deliveryColumns+` `+due+`
-			AND destination = ? AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?`),
+		// The join hands each job its event's body in the same statement.
+		prep(&s.st.claimDue, `SELECT `+jobColumns+`
+			FROM deliveries d INDEXED BY deliveries_due JOIN events e ON e.id = d.event_id
+			WHERE d.status IN ('pending', 'failed') AND d.destination = ? AND d.next_attempt_at <= ?
+			ORDER BY d.next_attempt_at LIMIT ?`),
 		prep(&s.st.nextDue, `SELECT MIN(next_attempt_at) `+due+` AND destination = ? AND lease_token IS NULL`),
-		prep(&s.st.claimOthers, `SELECT `+deliveryColumns+` `+due+`
-			AND next_attempt_at <= ? AND destination NOT IN (SELECT value FROM json_each(?)) LIMIT ?`),
+		prep(&s.st.claimOthers, `SELECT `+jobColumns+`
+			FROM deliveries d INDEXED BY deliveries_due JOIN events e ON e.id = d.event_id
+			WHERE d.status IN ('pending', 'failed') AND d.next_attempt_at <= ?
+			AND d.destination NOT IN (SELECT value FROM json_each(?)) LIMIT ?`),
 		prep(&s.st.lease, `UPDATE deliveries SET next_attempt_at = ?, lease_token = ? WHERE id = ?`),
-		prep(&s.st.eventForSend, `SELECT id, source, type, body, content_type, received_at, status FROM events WHERE id = ?`),
 		prep(&s.st.insertAttempt, `INSERT INTO attempts
 			(id, delivery_id, number, started_at, duration_us, status_code, response_body, error)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
@@ -301,6 +304,28 @@ func scanDelivery(row interface{ Scan(...any) error }) (webhook.Delivery, error)
 	d.CreatedAt = fromMicros(createdAt)
 	d.UpdatedAt = fromMicros(updatedAt)
 	return d, nil
+}
+
+// jobColumns select a delivery (d) with the parts of its event (e) that
+// sending needs; headers are left out.
+const jobColumns = `d.id, d.event_id, d.destination, d.status, d.attempts, d.next_attempt_at, d.last_error, d.created_at, d.updated_at,
+	e.source, e.type, e.body, e.content_type, e.received_at, e.status`
+
+func scanJob(row interface{ Scan(...any) error }) (webhook.Job, error) {
+	var (
+		j                                      webhook.Job
+		d                                      = &j.Delivery
+		ev                                     = &j.Event
+		status, evStatus                       string
+		next, createdAt, updatedAt, receivedAt int64
+	)
+	if err := row.Scan(&d.ID, &d.EventID, &d.Destination, &status, &d.Attempts, &next, &d.LastError, &createdAt, &updatedAt,
+		&ev.Source, &ev.Type, &ev.Body, &ev.ContentType, &receivedAt, &evStatus); err != nil {
+		return webhook.Job{}, err
+	}
+	d.Status, d.NextAttemptAt, d.CreatedAt, d.UpdatedAt = webhook.Status(status), fromMicros(next), fromMicros(createdAt), fromMicros(updatedAt)
+	ev.ID, ev.ReceivedAt, ev.Status = d.EventID, fromMicros(receivedAt), webhook.Status(evStatus)
+	return j, nil
 }
 
 // DeliveryListByEvent implements store.Store.

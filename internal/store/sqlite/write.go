@@ -261,18 +261,18 @@ func (s *Store) deliveryClaimDue(tx writeTx, p store.DeliveryClaimParams) (store
 	ctx := tx.ctx
 	var result store.DeliveryClaimResult
 	now := micros(p.Now)
-	var picked []webhook.Delivery
+	var jobs []webhook.Job
 	collect := func(rows *sql.Rows, err error) error {
 		if err != nil {
 			return fmt.Errorf("sqlite: select due: %w", err)
 		}
 		defer rows.Close()
 		for rows.Next() {
-			d, err := scanDelivery(rows)
+			job, err := scanJob(rows)
 			if err != nil {
 				return fmt.Errorf("sqlite: scan due: %w", err)
 			}
-			picked = append(picked, d)
+			jobs = append(jobs, job)
 		}
 		return rows.Err()
 	}
@@ -280,24 +280,24 @@ func (s *Store) deliveryClaimDue(tx writeTx, p store.DeliveryClaimParams) (store
 	var next int64
 	var drained []string // destinations with nothing more due now
 	for _, q := range p.Quotas {
-		limit := min(q.Limit, p.Limit-len(picked))
+		limit := min(q.Limit, p.Limit-len(jobs))
 		if limit <= 0 {
 			if q.Limit > 0 && (next == 0 || now < next) {
 				next = now // not looked at: may be due
 			}
 			continue
 		}
-		before := len(picked)
+		before := len(jobs)
 		if err := collect(claimDue.QueryContext(ctx, q.Destination, now, limit)); err != nil {
 			return result, err
 		}
-		if len(picked)-before < limit {
+		if len(jobs)-before < limit {
 			drained = append(drained, q.Destination)
 		} else if next == 0 || now < next {
 			next = now // more may be due right away
 		}
 	}
-	if others := min(p.Others, p.Limit-len(picked)); others > 0 {
+	if others := min(p.Others, p.Limit-len(jobs)); others > 0 {
 		known := make([]string, 0, len(p.Quotas))
 		for _, q := range p.Quotas {
 			known = append(known, q.Destination)
@@ -308,28 +308,13 @@ func (s *Store) deliveryClaimDue(tx writeTx, p store.DeliveryClaimParams) (store
 		}
 	}
 
-	if len(picked) > 0 {
-		lease, load := tx.stmt(s.st.lease), tx.stmt(s.st.eventForSend)
-		events := map[string]webhook.Event{}
-		result.Jobs = make([]webhook.Job, 0, len(picked))
-		for _, d := range picked {
-			if _, err := lease.ExecContext(ctx, micros(p.LeaseUntil), p.LeaseToken, d.ID); err != nil {
-				return result, fmt.Errorf("sqlite: lease: %w", err)
-			}
-			ev, ok := events[d.EventID]
-			if !ok {
-				// Headers are left out: sending does not need them.
-				var receivedAt int64
-				var status string
-				if err := load.QueryRowContext(ctx, d.EventID).Scan(&ev.ID, &ev.Source, &ev.Type, &ev.Body, &ev.ContentType, &receivedAt, &status); err != nil {
-					return result, fmt.Errorf("sqlite: delivery %s: load event %s: %w", d.ID, d.EventID, err)
-				}
-				ev.ReceivedAt, ev.Status = fromMicros(receivedAt), webhook.Status(status)
-				events[d.EventID] = ev
-			}
-			result.Jobs = append(result.Jobs, webhook.Job{Delivery: d, Event: ev})
+	lease := tx.stmt(s.st.lease)
+	for _, j := range jobs {
+		if _, err := lease.ExecContext(ctx, micros(p.LeaseUntil), p.LeaseToken, j.Delivery.ID); err != nil {
+			return result, fmt.Errorf("sqlite: lease: %w", err)
 		}
 	}
+	result.Jobs = jobs
 	// When is the next delivery of a drained destination due? Leased rows
 	// do not count: their claimer reports back, and an expired lease is
 	// found by the caller's periodic claim.
