@@ -196,7 +196,7 @@ type statements struct {
 	insertEvent, insertDelivery, duplicate *sql.Stmt
 	claimDue, nextDue, lease, claimOthers  *sql.Stmt
 	insertAttempt, recordDelivery          *sql.Stmt
-	countByStatus, setEventStatus          *sql.Stmt
+	deriveEventStatus                      *sql.Stmt
 	releaseLease                           *sql.Stmt
 	savepoint, rollbackTo, release         *sql.Stmt
 }
@@ -239,8 +239,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		prep(&s.st.recordDelivery, `UPDATE deliveries
 			SET status = ?, attempts = ?, next_attempt_at = ?, last_error = ?, lease_token = NULL, updated_at = ?
 			WHERE id = ? AND lease_token = ?`),
-		prep(&s.st.countByStatus, `SELECT status, COUNT(*) FROM deliveries WHERE event_id = ? GROUP BY status`),
-		prep(&s.st.setEventStatus, `UPDATE events SET status = ? WHERE id = ? AND status <> ?`),
+		prep(&s.st.deriveEventStatus, deriveEventStatusSQL),
 		prep(&s.st.releaseLease, `UPDATE deliveries SET lease_token = NULL, next_attempt_at = ? WHERE id = ? AND lease_token = ?`),
 		prep(&s.st.savepoint, `SAVEPOINT op`),
 		prep(&s.st.rollbackTo, `ROLLBACK TO op`),
