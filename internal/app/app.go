@@ -42,6 +42,9 @@ type Options struct {
 	AfterRecord func(store.AttemptRecordParams)
 	// PollInterval overrides the delivery engine's poll interval.
 	PollInterval time.Duration
+	// DeferDelivery leaves delivery stopped until StartDelivery, so that a
+	// backlog can build up (bench measures how fast it drains).
+	DeferDelivery bool
 }
 
 // App is one running hookd.
@@ -130,8 +133,10 @@ func (a *App) Start(ctx context.Context) error {
 			a.log.Info("recovered deliveries left in flight by a previous run", "count", n)
 		}
 	}
-	if err := a.engine.Start(ctx); err != nil {
-		return err
+	if !a.opts.DeferDelivery {
+		if err := a.engine.Start(ctx); err != nil {
+			return err
+		}
 	}
 	if err := a.ingest.Start(ctx); err != nil {
 		return err
@@ -151,6 +156,9 @@ func (a *App) Start(ctx context.Context) error {
 	a.log.Info("hookd listening", "addr", ln.Addr().String(), "version", Version, "database", a.cfg.DatabaseURL)
 	return nil
 }
+
+// StartDelivery starts delivery when Options.DeferDelivery held it back.
+func (a *App) StartDelivery(ctx context.Context) error { return a.engine.Start(ctx) }
 
 // Addr is the address being served, after Start.
 func (a *App) Addr() string { return a.listener.Addr().String() }

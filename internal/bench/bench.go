@@ -49,6 +49,9 @@ type Options struct {
 	// Destinations is how many destinations subscribe to the source (all
 	// served by one local receiver); 0 measures ingest alone.
 	Destinations int
+	// DeferDelivery holds delivery back until sending ends, so that
+	// deliveries/s measures draining a backlog with nothing competing.
+	DeferDelivery bool
 	// Dir holds the store; a temporary directory when empty.
 	Dir  string
 	JSON bool
@@ -63,6 +66,7 @@ type Result struct {
 	Senders        int     `json:"senders"`
 	BodyBytes      int     `json:"body_bytes"`
 	OfferedRate    int     `json:"offered_rate,omitempty"`
+	DeferDelivery  bool    `json:"defer_delivery,omitempty"`
 	Accepted       int64   `json:"accepted"`
 	Errors         int64   `json:"errors"`
 	IngestPerSec   float64 `json:"ingest_per_sec"`
@@ -105,6 +109,7 @@ and the process's peak RSS (which includes the senders and the receiver).`,
 	f.DurationVar(&opts.Drain, "drain", 60*time.Second, "how long to wait for deliveries after sending")
 	f.IntVar(&opts.Workers, "workers", 64, "delivery workers")
 	f.IntVar(&opts.Destinations, "destinations", 1, "destinations subscribed to the source (0: ingest only)")
+	f.BoolVar(&opts.DeferDelivery, "defer-delivery", false, "start delivering only when sending ends, and time the drain alone")
 	f.StringVar(&opts.Dir, "dir", "", "directory for the store (default: a temporary one)")
 	f.BoolVar(&opts.JSON, "json", false, "print the result as JSON")
 	f.StringVar(&opts.CPUProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
@@ -154,7 +159,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	if opts.Destinations < 0 {
 		opts.Destinations = 0
 	}
-	res := Result{Destinations: opts.Destinations, Duration: opts.Duration.String(), Senders: opts.Senders, BodyBytes: opts.BodySize, OfferedRate: opts.Rate, GoMaxProcs: runtime.GOMAXPROCS(0)}
+	res := Result{DeferDelivery: opts.DeferDelivery, Destinations: opts.Destinations, Duration: opts.Duration.String(), Senders: opts.Senders, BodyBytes: opts.BodySize, OfferedRate: opts.Rate, GoMaxProcs: runtime.GOMAXPROCS(0)}
 	dir := opts.Dir
 	if dir == "" {
 		d, err := os.MkdirTemp("", "hookd-bench-")
@@ -198,7 +203,8 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	a, err := app.New(ctx, cfg, app.Options{Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), Stderr: io.Discard, Listener: ln})
+	a, err := app.New(ctx, cfg, app.Options{Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Stderr: io.Discard, Listener: ln, DeferDelivery: opts.DeferDelivery})
 	if err != nil {
 		return res, err
 	}
@@ -301,6 +307,13 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	res.IngestPerSec = float64(res.Accepted) / sendElapsed.Seconds()
 	res.IngestP50Ms, res.IngestP99Ms = ingest.percentile(0.50), ingest.percentile(0.99)
 
+	deliveryBegan := began
+	if opts.DeferDelivery {
+		deliveryBegan = time.Now()
+		if err := a.StartDelivery(ctx); err != nil {
+			return res, err
+		}
+	}
 	expected := res.Accepted * int64(opts.Destinations)
 	drainEnd := time.Now().Add(opts.Drain)
 	for delivered.Load() < expected && time.Now().Before(drainEnd) && ctx.Err() == nil {
@@ -308,12 +321,14 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	}
 	res.Delivered = delivered.Load()
 	res.Lost = expected - res.Delivered
-	window := time.Duration(lastArrival.Load() - began.UnixNano())
+	window := time.Duration(lastArrival.Load() - deliveryBegan.UnixNano())
 	if window > 0 {
 		res.DeliverPerSec = float64(res.Delivered) / window.Seconds()
 		res.DeliveryWindow = window.Round(time.Millisecond).String()
 	}
-	res.EndToEndP50Ms, res.EndToEndP99Ms = e2e.percentile(0.50), e2e.percentile(0.99)
+	if !opts.DeferDelivery { // held-back deliveries say nothing about latency
+		res.EndToEndP50Ms, res.EndToEndP99Ms = e2e.percentile(0.50), e2e.percentile(0.99)
+	}
 	res.PeakRSSMiB = peakRSSMiB()
 
 	if opts.JSON {
@@ -323,13 +338,24 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	}
 	fmt.Fprintf(opts.Out, "ingest:     %d accepted, %d errors, %.0f req/s, 202 latency p50 %.2f ms, p99 %.2f ms\n",
 		res.Accepted, res.Errors, res.IngestPerSec, res.IngestP50Ms, res.IngestP99Ms)
-	fmt.Fprintf(opts.Out, "delivery:   %d delivered in %s, %.0f deliveries/s\n", res.Delivered, res.DeliveryWindow, res.DeliverPerSec)
-	fmt.Fprintf(opts.Out, "end-to-end: p50 %.2f ms, p99 %.2f ms (sent → arrived at the receiver)\n", res.EndToEndP50Ms, res.EndToEndP99Ms)
+	fmt.Fprintf(opts.Out, "delivery:   %d delivered in %s, %.0f deliveries/s%s\n", res.Delivered, res.DeliveryWindow, res.DeliverPerSec, drainNote(opts.DeferDelivery))
+	if opts.DeferDelivery {
+		fmt.Fprintf(opts.Out, "end-to-end: not measured (deliveries were held back until sending ended)\n")
+	} else {
+		fmt.Fprintf(opts.Out, "end-to-end: p50 %.2f ms, p99 %.2f ms (sent → arrived at the receiver)\n", res.EndToEndP50Ms, res.EndToEndP99Ms)
+	}
 	fmt.Fprintf(opts.Out, "peak RSS:   %.0f MiB (whole process: hookd, senders and receiver), GOMAXPROCS %d\n", res.PeakRSSMiB, res.GoMaxProcs)
 	if res.Lost > 0 {
 		return res, fmt.Errorf("%d deliveries of accepted webhooks did not arrive within %s", res.Lost, opts.Drain)
 	}
 	return res, nil
+}
+
+func drainNote(deferred bool) string {
+	if deferred {
+		return " (draining the backlog after sending ended)"
+	}
+	return " (from the first send to the last arrival)"
 }
 
 func rateText(r int) string {
