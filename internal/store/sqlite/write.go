@@ -62,8 +62,19 @@ func (s *Store) inWrite(ctx context.Context, durable bool, fn func(tx writeTx) e
 		return ctx.Err()
 	}
 	// Once queued, the op runs; wait for its outcome even if ctx ends, so
-	// that a caller never mistakes a committed write for a failed one.
-	return <-op.done
+	// that a caller never mistakes a committed write for a failed one. If
+	// the writer ended first (Close raced with the send), the op never ran.
+	select {
+	case err := <-op.done:
+		return err
+	case <-s.writerDone:
+		select {
+		case err := <-op.done:
+			return err
+		default:
+			return fmt.Errorf("sqlite: %w", webhook.ErrClosed)
+		}
+	}
 }
 
 // writer is the single goroutine that owns write transactions.

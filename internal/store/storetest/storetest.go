@@ -39,6 +39,7 @@ func Run(t *testing.T, open Opener) {
 		"QueueStats":                    testQueueStats,
 		"Settings":                      testSettings,
 		"ReleaseAllLeases":              testReleaseAll,
+		"WriteAfterClose":               testWriteAfterClose,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -537,5 +538,18 @@ func testReleaseAll(t *testing.T, s store.Store) {
 	}
 	if res := claim(t, s, base, 10, quota("a", 10)); len(res.Jobs) != 2 {
 		t.Fatalf("claimed %d after release, want 2", len(res.Jobs))
+	}
+}
+
+func testWriteAfterClose(t *testing.T, s store.Store) {
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	_, err := s.EventInsertMany(context.Background(), []store.EventInsertParams{newEvent("github", "a")})
+	if !errors.Is(err, webhook.ErrClosed) {
+		t.Fatalf("EventInsertMany after Close = %v, want ErrClosed", err)
 	}
 }
