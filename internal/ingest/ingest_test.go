@@ -50,10 +50,7 @@ func TestEventType(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			h := http.Header{}
-			for k, v := range tt.header {
-				h.Set(k, v)
-			}
+			h := headerOf(tt.header)
 			if got := EventType(h, tt.fields); got != tt.want {
 				t.Errorf("EventType(%v, %+v) = %q, want %q", h, tt.fields, got, tt.want)
 			}
@@ -102,10 +99,7 @@ func TestIdempotencyKey(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			h := http.Header{}
-			for k, v := range tt.header {
-				h.Set(k, v)
-			}
+			h := headerOf(tt.header)
 			if got := IdempotencyKey(h, tt.fields); got != tt.want {
 				t.Errorf("IdempotencyKey(%v, %+v) = %q, want %q", h, tt.fields, got, tt.want)
 			}
@@ -726,4 +720,13 @@ func TestHandlerAfterStop(t *testing.T) {
 	if n := len(st.stored()); n != 0 {
 		t.Errorf("stored %d events after Stop, want 0", n)
 	}
+}
+
+// headerOf builds a canonicalised http.Header from a plain map.
+func headerOf(m map[string]string) http.Header {
+	h := http.Header{}
+	for k, v := range m {
+		h.Set(k, v)
+	}
+	return h
 }
