@@ -910,6 +910,12 @@ type attemptRecord struct {
 // it when the test ends.
 func setup(t *testing.T, configure func(cfg *config.Config)) *testApp {
 	t.Helper()
+	return setupWith(t, configure, nil)
+}
+
+// setupWith is setup that also lets the test adjust the App's options.
+func setupWith(t *testing.T, configure func(cfg *config.Config), adjust func(opts *app.Options)) *testApp {
+	t.Helper()
 	cfg := config.Default()
 	cfg.Host = "127.0.0.1"
 	cfg.DatabaseURL = "sqlite://" + filepath.Join(t.TempDir(), "hookd.db")
@@ -937,7 +943,7 @@ func setup(t *testing.T, configure func(cfg *config.Config)) *testApp {
 	}
 	ta.dbPath = dbPath
 	var st store.Store // set before Start; read by the engine's workers after
-	a, err := app.New(t.Context(), cfg, app.Options{
+	opts := app.Options{
 		Logger:   slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Stderr:   ta.stderr,
 		Listener: ln,
@@ -950,7 +956,11 @@ func setup(t *testing.T, configure func(cfg *config.Config)) *testApp {
 			}
 			ta.records.add(rec)
 		},
-	})
+	}
+	if adjust != nil {
+		adjust(&opts)
+	}
+	a, err := app.New(t.Context(), cfg, opts)
 	if err != nil {
 		ln.Close()
 		t.Fatalf("app.New: %v", err)
@@ -974,6 +984,24 @@ func setup(t *testing.T, configure func(cfg *config.Config)) *testApp {
 		}
 	})
 	return ta
+}
+
+// TestNewEventWakesDelivery proves that delivery starts on ingest's
+// notification, not on the dispatcher's poll: with the poll an hour apart,
+// the event still arrives at once.
+func TestNewEventWakesDelivery(t *testing.T) {
+	t.Parallel()
+	rcv := startReceiver(t, receiver.Always(http.StatusOK))
+	ta := setupWith(t, func(cfg *config.Config) {
+		cfg.Sources = []webhook.Source{testSource("github")}
+		cfg.Destinations = []webhook.Destination{testDestination("d", rcv.URL(), newSecret(t), "github")}
+	}, func(opts *app.Options) { opts.PollInterval = time.Hour })
+	// The dispatcher's first claim runs at start; wait until it has, so
+	// that only the wake-up can find the next event.
+	ta.mustAccept(t, "github", []byte(`{"n":1}`), jsonHeader())
+	ta.waitTerminal(t, 10*time.Second, 1, webhook.StatusSuccess)
+	ta.mustAccept(t, "github", []byte(`{"n":2}`), jsonHeader())
+	ta.waitTerminal(t, 10*time.Second, 2, webhook.StatusSuccess)
 }
 
 // tryPost posts body to path and returns the status and response body.
