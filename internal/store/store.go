@@ -59,6 +59,54 @@ type Store interface {
 	// already, and returns the value that is stored afterwards.
 	SettingPutIfAbsent(ctx context.Context, key, value string) (string, error)
 
+	// EventList returns events newest first, without bodies, matching
+	// params, and how many match in all.
+	EventList(ctx context.Context, params EventListParams) (EventListResult, error)
+	// EventCountBySource counts events per source and status.
+	EventCountBySource(ctx context.Context) ([]SourceCount, error)
+
+	// DeliveryRequeue makes an event's deliveries that are in one of
+	// params.Statuses (and not in flight) due now with a fresh retry budget,
+	// and returns how many it moved.
+	DeliveryRequeue(ctx context.Context, params DeliveryRequeueParams) (int, error)
+	// DeliveryRequeueDead does the same for every permanent_failure
+	// delivery matching the filter, or only counts them when DryRun is set.
+	DeliveryRequeueDead(ctx context.Context, params DeliveryRequeueDeadParams) (int, error)
+	// DeliveryInsertMany adds deliveries to stored events (a replay) and
+	// recomputes those events' status.
+	DeliveryInsertMany(ctx context.Context, deliveries []webhook.Delivery) error
+
+	// UserCreate stores a new user; webhook.ErrConflict if the name is taken.
+	UserCreate(ctx context.Context, u webhook.User) error
+	// UserGet returns a user or webhook.ErrNotFound.
+	UserGet(ctx context.Context, username string) (webhook.User, error)
+	// UserList returns every user by name.
+	UserList(ctx context.Context) ([]webhook.User, error)
+	// UserUpdate changes a user's password hash and/or role.
+	UserUpdate(ctx context.Context, params UserUpdateParams) error
+	// UserDelete removes a user or returns webhook.ErrNotFound.
+	UserDelete(ctx context.Context, username string) error
+	// UserCount counts users.
+	UserCount(ctx context.Context) (int, error)
+
+	// APIKeyCreate stores a key (by its hash).
+	APIKeyCreate(ctx context.Context, k webhook.APIKey) error
+	// APIKeyGetByHash returns the key with this hash or webhook.ErrNotFound.
+	APIKeyGetByHash(ctx context.Context, hash string) (webhook.APIKey, error)
+	// APIKeyList returns every key, newest first.
+	APIKeyList(ctx context.Context) ([]webhook.APIKey, error)
+	// APIKeyDelete removes a key or returns webhook.ErrNotFound.
+	APIKeyDelete(ctx context.Context, id string) error
+
+	// CatalogList returns the stored documents of one kind by name.
+	CatalogList(ctx context.Context, kind CatalogKind) ([]CatalogEntry, error)
+	// CatalogPut stores a document; with Create set it fails with
+	// webhook.ErrConflict when the name exists, else with
+	// webhook.ErrNotFound when it does not.
+	CatalogPut(ctx context.Context, params CatalogPutParams) error
+	// CatalogDelete removes a document or returns webhook.ErrNotFound.
+	CatalogDelete(ctx context.Context, kind CatalogKind, name string) error
+
 	// Ping checks that the store answers.
 	Ping(ctx context.Context) error
 	// Close releases the store; it waits for nothing.
@@ -151,4 +199,85 @@ type QueueStats struct {
 	InFlight int64 `json:"in_flight"`
 	// Dead counts deliveries in permanent_failure.
 	Dead int64 `json:"dead"`
+}
+
+// EventListParams filters and pages EventList. Zero fields do not filter.
+type EventListParams struct {
+	Status      webhook.Status
+	Source      string
+	Destination string
+	Type        string
+	// Query matches an event id, idempotency key or type exactly, or any
+	// part of the body.
+	Query    string
+	From, To time.Time
+	// Before, when set, returns only events older than this event id
+	// (keyset paging: fast at any depth). Offset is applied after it.
+	Before string
+	Limit  int
+	Offset int
+	// NoTotal skips counting all matches (Total is then -1).
+	NoTotal bool
+}
+
+// EventListResult is a page of events.
+type EventListResult struct {
+	Items []webhook.EventSummary
+	Total int64
+}
+
+// SourceCount counts one source's events by status.
+type SourceCount struct {
+	Source string
+	Counts map[webhook.Status]int64
+}
+
+// DeliveryRequeueParams selects an event's deliveries to try again.
+type DeliveryRequeueParams struct {
+	EventID  string
+	Statuses []webhook.Status
+	Now      time.Time
+}
+
+// DeliveryRequeueDeadParams filters dead deliveries for a bulk retry.
+type DeliveryRequeueDeadParams struct {
+	Source      string
+	Destination string
+	From, To    time.Time
+	Now         time.Time
+	DryRun      bool
+}
+
+// UserUpdateParams changes a user; nil fields stay as they are.
+type UserUpdateParams struct {
+	Username     string
+	PasswordHash *string
+	Role         *string
+	Now          time.Time
+}
+
+// CatalogKind names a kind of catalog document.
+type CatalogKind string
+
+// The kinds of catalog documents.
+const (
+	CatalogSource      CatalogKind = "source"
+	CatalogDestination CatalogKind = "destination"
+)
+
+// CatalogEntry is one stored source or destination document.
+type CatalogEntry struct {
+	Name      string
+	Doc       []byte
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// CatalogPutParams stores one document.
+type CatalogPutParams struct {
+	Kind   CatalogKind
+	Name   string
+	Doc    []byte
+	Create bool
+	Now    time.Time
 }

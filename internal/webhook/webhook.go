@@ -24,6 +24,9 @@ var (
 	ErrInvalid = errors.New("invalid input")
 	// ErrUnauthorized means a request failed its source's verification.
 	ErrUnauthorized = errors.New("signature verification failed")
+	// ErrConflict means the thing already exists or is in a state that
+	// forbids the change.
+	ErrConflict = errors.New("conflict")
 )
 
 // Source is a named inbound endpoint, POST /webhook/{name}.
@@ -153,4 +156,36 @@ const MaxResponseExcerpt = 1024
 type Job struct {
 	Delivery Delivery
 	Event    Event
+}
+
+// User is a person who may use the management API and dashboard.
+type User struct {
+	Username string
+	// PasswordHash is a bcrypt hash; the password itself is never stored.
+	PasswordHash string
+	// Role is "admin" (may change things) or "viewer" (reads only).
+	Role      string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// APIKey is a long-lived credential for scripts. Only a hash of the key is
+// stored; the key is shown once, when it is created.
+type APIKey struct {
+	ID         string
+	Name       string
+	Hash       string
+	Role       string
+	CreatedAt  time.Time
+	LastUsedAt time.Time
+}
+
+// EventSummary is an event as listed: without its body, with counts of its
+// deliveries and of their attempts.
+type EventSummary struct {
+	Event
+	BodySize   int
+	Deliveries int
+	Attempts   int
+	LastError  string
 }

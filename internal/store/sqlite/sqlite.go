@@ -348,7 +348,7 @@ func (s *Store) DeliveryListByEvent(ctx context.Context, eventID string) ([]webh
 // AttemptListByDelivery implements store.Store.
 func (s *Store) AttemptListByDelivery(ctx context.Context, deliveryID string) ([]webhook.Attempt, error) {
 	rows, err := s.read.QueryContext(ctx, `SELECT id, delivery_id, number, started_at, duration_us, status_code, response_body, error
-		FROM attempts WHERE delivery_id = ? ORDER BY number, id`, deliveryID)
+		FROM attempts WHERE delivery_id = ? ORDER BY started_at, id`, deliveryID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list attempts: %w", err)
 	}

@@ -41,6 +41,9 @@ func Run(t *testing.T, open Opener) {
 		"ReleaseAllLeases":              testReleaseAll,
 		"WriteAfterClose":               testWriteAfterClose,
 	}
+	for name, fn := range manageTests() {
+		tests[name] = fn
+	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
