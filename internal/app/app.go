@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hookd/hookd/internal/catalog"
 	"github.com/hookd/hookd/internal/config"
 	"github.com/hookd/hookd/internal/delivery"
 	"github.com/hookd/hookd/internal/egress"
@@ -78,14 +79,15 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	cat, err := newCatalog(ctx, cfg.Sources, cfg.Destinations, st, opts.Stderr)
+	dests, err := withSecrets(ctx, cfg.Destinations, st, opts.Stderr)
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
-	lease := 30 * time.Second
-	for _, d := range cat.destinations {
-		lease = max(lease, d.Timeout+30*time.Second)
+	cat, err := catalog.New(ctx, st, cfg.Sources, dests, nil)
+	if err != nil {
+		st.Close()
+		return nil, err
 	}
 	q := embedded.New(st, nil)
 	a := &App{cfg: cfg, opts: opts, log: opts.Logger, store: st, served: make(chan error, 1)}
@@ -98,7 +100,6 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 			MaxRetries: cfg.MaxRetries, BaseDelay: cfg.RetryBaseDelay, MaxDelay: cfg.RetryMaxDelay, Jitter: 0.2,
 		},
 		Workers:         cfg.Workers,
-		Lease:           lease,
 		PollInterval:    opts.PollInterval,
 		ShutdownTimeout: cfg.ShutdownTimeout,
 		UserAgent:       "hookd/" + Version,
@@ -115,7 +116,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		MaxHeaderBytes:    1 << 20,
 		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
 	}
-	if len(cat.sources) == 0 {
+	if len(cat.Sources()) == 0 {
 		a.log.Warn("no sources configured: every webhook will get 404; declare sources in a file named by HOOKD_CONFIG")
 	}
 	return a, nil

@@ -67,7 +67,8 @@ type Options struct {
 	// Workers bounds attempts in flight across all destinations. Default 64.
 	Workers int
 	// Lease is how long a claimed delivery stays invisible to other
-	// claimers; it must exceed the longest destination timeout. Default 2m.
+	// claimers. Default: the longest destination timeout plus LeaseMargin,
+	// computed at each claim so that destinations added later are covered.
 	Lease time.Duration
 	// PollInterval bounds the wait between claims when nothing wakes the
 	// dispatcher. Default 1s.
@@ -116,9 +117,6 @@ type Engine struct {
 func New(opts Options) *Engine {
 	if opts.Workers <= 0 {
 		opts.Workers = 64
-	}
-	if opts.Lease <= 0 {
-		opts.Lease = 2 * time.Minute
 	}
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = time.Second
@@ -209,7 +207,7 @@ func (e *Engine) dispatch() {
 		wait := e.opts.PollInterval
 		if free > 0 {
 			limit := min(free, 256)
-			params := queue.ClaimParams{Limit: limit, Lease: e.opts.Lease, Quotas: e.quotas(limit)}
+			params := queue.ClaimParams{Limit: limit, Lease: e.lease(), Quotas: e.quotas(limit)}
 			lookForOrphans := !e.opts.Now().Before(nextOrphanLook)
 			if lookForOrphans {
 				params.Others = limit
@@ -271,6 +269,20 @@ func (e *Engine) dispatch() {
 			}
 		}
 	}
+}
+
+// leaseMargin is added to the longest destination timeout to make a lease.
+const leaseMargin = 30 * time.Second
+
+func (e *Engine) lease() time.Duration {
+	if e.opts.Lease > 0 {
+		return e.opts.Lease
+	}
+	longest := time.Duration(0)
+	for _, d := range e.opts.Catalog.Destinations() {
+		longest = max(longest, d.Timeout)
+	}
+	return longest + leaseMargin
 }
 
 // quotas gives each destination with free capacity its share of a claim

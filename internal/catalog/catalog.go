@@ -1,0 +1,360 @@
+// Package catalog owns the live set of sources and destinations: those
+// declared in the configuration file (read-only here: change the file and
+// restart) and those managed through the API (stored in the store, changed
+// at run time). Readers on the hot path (ingest, delivery) get an immutable
+// snapshot through an atomic pointer, so a change never blocks them and
+// never shows them a half-applied state.
+package catalog
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hookd/hookd/internal/signing"
+	"github.com/hookd/hookd/internal/store"
+	"github.com/hookd/hookd/internal/webhook"
+)
+
+// Store is the part of the store the catalog needs.
+type Store interface {
+	CatalogList(ctx context.Context, kind store.CatalogKind) ([]store.CatalogEntry, error)
+	CatalogPut(ctx context.Context, params store.CatalogPutParams) error
+	CatalogDelete(ctx context.Context, kind store.CatalogKind, name string) error
+}
+
+// Origin says where an entry comes from.
+type Origin string
+
+// The origins.
+const (
+	// OriginFile entries come from the configuration file and are read-only
+	// through the API.
+	OriginFile Origin = "file"
+	// OriginAPI entries were created through the API.
+	OriginAPI Origin = "api"
+)
+
+// ErrReadOnly is returned when the API tries to change an entry declared in
+// the configuration file. It wraps webhook.ErrConflict.
+var ErrReadOnly = fmt.Errorf("%w: declared in the configuration file; change it there and restart", webhook.ErrConflict)
+
+// Defaults applied to entries created without them.
+const (
+	DefaultMaxBodyBytes = 1 << 20
+	DefaultTimeout      = 30 * time.Second
+	DefaultMaxInFlight  = 16
+)
+
+type snapshot struct {
+	sources      map[string]webhook.Source
+	sourceOrigin map[string]Origin
+	destinations []webhook.Destination
+	byName       map[string]webhook.Destination
+	destOrigin   map[string]Origin
+}
+
+// Catalog is the live catalog. Its read methods are safe for concurrent use
+// and never block; its write methods are serialised.
+type Catalog struct {
+	store Store
+	now   func() time.Time
+	file  struct {
+		sources      []webhook.Source
+		destinations []webhook.Destination
+	}
+	cur atomic.Pointer[snapshot]
+	mu  sync.Mutex // serialises writers
+}
+
+// New loads the API-managed entries from the store and merges them with the
+// file's. A file entry wins over a stored one of the same name.
+func New(ctx context.Context, st Store, sources []webhook.Source, destinations []webhook.Destination, now func() time.Time) (*Catalog, error) {
+	if now == nil {
+		now = time.Now
+	}
+	c := &Catalog{store: st, now: now}
+	c.file.sources, c.file.destinations = sources, destinations
+	if err := c.Reload(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Reload rebuilds the snapshot from the file entries and the store.
+func (c *Catalog) Reload(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.reload(ctx)
+}
+
+func (c *Catalog) reload(ctx context.Context) error {
+	snap := &snapshot{
+		sources: map[string]webhook.Source{}, sourceOrigin: map[string]Origin{},
+		byName: map[string]webhook.Destination{}, destOrigin: map[string]Origin{},
+	}
+	for _, s := range c.file.sources {
+		snap.sources[s.Name], snap.sourceOrigin[s.Name] = s, OriginFile
+	}
+	for _, d := range c.file.destinations {
+		snap.byName[d.Name], snap.destOrigin[d.Name] = d, OriginFile
+	}
+	stored, err := c.store.CatalogList(ctx, store.CatalogSource)
+	if err != nil {
+		return fmt.Errorf("catalog: load sources: %w", err)
+	}
+	for _, e := range stored {
+		if _, ok := snap.sources[e.Name]; ok {
+			continue
+		}
+		var s webhook.Source
+		if err := json.Unmarshal(e.Doc, &s); err != nil {
+			return fmt.Errorf("catalog: source %s: %w", e.Name, err)
+		}
+		snap.sources[s.Name], snap.sourceOrigin[s.Name] = s, OriginAPI
+	}
+	stored, err = c.store.CatalogList(ctx, store.CatalogDestination)
+	if err != nil {
+		return fmt.Errorf("catalog: load destinations: %w", err)
+	}
+	for _, e := range stored {
+		if _, ok := snap.byName[e.Name]; ok {
+			continue
+		}
+		var d webhook.Destination
+		if err := json.Unmarshal(e.Doc, &d); err != nil {
+			return fmt.Errorf("catalog: destination %s: %w", e.Name, err)
+		}
+		snap.byName[d.Name], snap.destOrigin[d.Name] = d, OriginAPI
+	}
+	names := make([]string, 0, len(snap.byName))
+	for n := range snap.byName {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		snap.destinations = append(snap.destinations, snap.byName[n])
+	}
+	c.cur.Store(snap)
+	return nil
+}
+
+// Source returns a source by name.
+func (c *Catalog) Source(name string) (webhook.Source, bool) {
+	s, ok := c.cur.Load().sources[name]
+	return s, ok
+}
+
+// Sources returns every source by name, with its origin.
+func (c *Catalog) Sources() []Entry[webhook.Source] {
+	snap := c.cur.Load()
+	out := make([]Entry[webhook.Source], 0, len(snap.sources))
+	for n, s := range snap.sources {
+		out = append(out, Entry[webhook.Source]{Value: s, Origin: snap.sourceOrigin[n]})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Value.Name < out[j].Value.Name })
+	return out
+}
+
+// Entry is a catalog value with where it comes from.
+type Entry[T any] struct {
+	Value  T
+	Origin Origin
+}
+
+// Destinations returns every destination by name. The slice is shared and
+// must not be modified.
+func (c *Catalog) Destinations() []webhook.Destination { return c.cur.Load().destinations }
+
+// Destination returns a destination by name.
+func (c *Catalog) Destination(name string) (webhook.Destination, bool) {
+	d, ok := c.cur.Load().byName[name]
+	return d, ok
+}
+
+// DestinationOrigin says where a destination comes from ("" if unknown).
+func (c *Catalog) DestinationOrigin(name string) Origin { return c.cur.Load().destOrigin[name] }
+
+// SourceOrigin says where a source comes from ("" if unknown).
+func (c *Catalog) SourceOrigin(name string) Origin { return c.cur.Load().sourceOrigin[name] }
+
+var namePattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$`)
+
+// invalid returns an error wrapping webhook.ErrInvalid that names the field.
+func invalid(field, format string, args ...any) error {
+	return fmt.Errorf("%w: %s: %s", webhook.ErrInvalid, field, fmt.Sprintf(format, args...))
+}
+
+// ValidateName checks a source or destination name.
+func ValidateName(name string) error {
+	if name == "" {
+		return invalid("name", "is required")
+	}
+	if !namePattern.MatchString(name) {
+		return invalid("name", "%q must be 1-64 letters, digits, '_', '-' or '.', starting with a letter or digit", name)
+	}
+	return nil
+}
+
+// NormalizeSource validates s and fills its defaults.
+func NormalizeSource(s webhook.Source) (webhook.Source, error) {
+	if err := ValidateName(s.Name); err != nil {
+		return s, err
+	}
+	if s.MaxBodyBytes == 0 {
+		s.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if s.MaxBodyBytes < 0 || s.MaxBodyBytes > 64<<20 {
+		return s, invalid("max_body_bytes", "must be between 1 and 67108864")
+	}
+	switch s.Verify.Type {
+	case "", "none":
+		s.Verify = webhook.Verify{}
+	case "github":
+		if s.Verify.Secret == "" {
+			return s, invalid("verify.secret", "is required for type github")
+		}
+	default:
+		return s, invalid("verify.type", "%q is not a supported scheme (none, github)", s.Verify.Type)
+	}
+	return s, nil
+}
+
+// NormalizeDestination validates d, fills its defaults, and generates a
+// signing secret when it has none.
+func NormalizeDestination(d webhook.Destination, sourceExists func(string) bool) (webhook.Destination, error) {
+	if err := ValidateName(d.Name); err != nil {
+		return d, err
+	}
+	if d.URL == "" {
+		return d, invalid("url", "is required")
+	}
+	u, err := url.Parse(d.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return d, invalid("url", "%q must be an absolute http:// or https:// URL", d.URL)
+	}
+	if len(d.Sources) == 0 {
+		return d, invalid("sources", "must name at least one source")
+	}
+	for i, s := range d.Sources {
+		if s != "*" && !sourceExists(s) {
+			return d, invalid(fmt.Sprintf("sources[%d]", i), "source %q does not exist", s)
+		}
+	}
+	for i, p := range d.EventTypes {
+		if p == "" {
+			return d, invalid(fmt.Sprintf("event_types[%d]", i), "must not be empty")
+		}
+	}
+	if d.Secret == "" {
+		d.Secret = signing.NewSecret()
+	} else if _, err := signing.NewSigner(d.Secret); err != nil {
+		return d, invalid("secret", "%v", err)
+	}
+	if d.Timeout == 0 {
+		d.Timeout = DefaultTimeout
+	}
+	if d.Timeout < time.Millisecond || d.Timeout > 10*time.Minute {
+		return d, invalid("timeout", "must be between 1ms and 10m")
+	}
+	if d.MaxInFlight == 0 {
+		d.MaxInFlight = DefaultMaxInFlight
+	}
+	if d.MaxInFlight < 0 || d.MaxInFlight > 1000 {
+		return d, invalid("max_in_flight", "must be between 1 and 1000")
+	}
+	return d, nil
+}
+
+// PutSource creates (create set) or replaces an API-managed source.
+func (c *Catalog) PutSource(ctx context.Context, s webhook.Source, create bool) (webhook.Source, error) {
+	s, err := NormalizeSource(s)
+	if err != nil {
+		return s, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.SourceOrigin(s.Name) == OriginFile {
+		return s, ErrReadOnly
+	}
+	doc, err := json.Marshal(s)
+	if err != nil {
+		return s, err
+	}
+	if err := c.store.CatalogPut(ctx, store.CatalogPutParams{Kind: store.CatalogSource, Name: s.Name, Doc: doc, Create: create, Now: c.now()}); err != nil {
+		return s, err
+	}
+	return s, c.reload(ctx)
+}
+
+// DeleteSource removes an API-managed source. Destinations naming it must
+// be changed first (webhook.ErrConflict otherwise), so that none is left
+// subscribed to nothing.
+func (c *Catalog) DeleteSource(ctx context.Context, name string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch c.SourceOrigin(name) {
+	case OriginFile:
+		return ErrReadOnly
+	case "":
+		return fmt.Errorf("source %q: %w", name, webhook.ErrNotFound)
+	}
+	for _, d := range c.Destinations() {
+		for _, s := range d.Sources {
+			if s == name {
+				return fmt.Errorf("%w: destination %q is subscribed to source %q", webhook.ErrConflict, d.Name, name)
+			}
+		}
+	}
+	if err := c.store.CatalogDelete(ctx, store.CatalogSource, name); err != nil {
+		return err
+	}
+	return c.reload(ctx)
+}
+
+// PutDestination creates (create set) or replaces an API-managed
+// destination, generating its secret when absent.
+func (c *Catalog) PutDestination(ctx context.Context, d webhook.Destination, create bool) (webhook.Destination, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	d, err := NormalizeDestination(d, func(s string) bool { _, ok := c.Source(s); return ok })
+	if err != nil {
+		return d, err
+	}
+	if c.DestinationOrigin(d.Name) == OriginFile {
+		return d, ErrReadOnly
+	}
+	doc, err := json.Marshal(d)
+	if err != nil {
+		return d, err
+	}
+	if err := c.store.CatalogPut(ctx, store.CatalogPutParams{Kind: store.CatalogDestination, Name: d.Name, Doc: doc, Create: create, Now: c.now()}); err != nil {
+		return d, err
+	}
+	return d, c.reload(ctx)
+}
+
+// DeleteDestination removes an API-managed destination. Its deliveries
+// still waiting end in permanent_failure at their next attempt ("no longer
+// configured"), where a replay can pick them up.
+func (c *Catalog) DeleteDestination(ctx context.Context, name string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch c.DestinationOrigin(name) {
+	case OriginFile:
+		return ErrReadOnly
+	case "":
+		return fmt.Errorf("destination %q: %w", name, webhook.ErrNotFound)
+	}
+	if err := c.store.CatalogDelete(ctx, store.CatalogDestination, name); err != nil && !errors.Is(err, webhook.ErrNotFound) {
+		return err
+	}
+	return c.reload(ctx)
+}
