@@ -16,6 +16,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hookd/hookd/internal/api"
+	"github.com/hookd/hookd/internal/auth"
 	"github.com/hookd/hookd/internal/catalog"
 	"github.com/hookd/hookd/internal/config"
 	"github.com/hookd/hookd/internal/delivery"
@@ -25,6 +27,7 @@ import (
 	"github.com/hookd/hookd/internal/queue/embedded"
 	"github.com/hookd/hookd/internal/store"
 	"github.com/hookd/hookd/internal/store/sqlite"
+	"github.com/hookd/hookd/internal/stream"
 	"github.com/hookd/hookd/internal/webhook"
 )
 
@@ -55,6 +58,8 @@ type App struct {
 	log      *slog.Logger
 	store    store.Store
 	engine   *delivery.Engine
+	api      *api.Server
+	hub      *stream.Hub
 	ingest   *ingest.Handler
 	server   *http.Server
 	listener net.Listener
@@ -90,7 +95,24 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		return nil, err
 	}
 	q := embedded.New(st, nil)
-	a := &App{cfg: cfg, opts: opts, log: opts.Logger, store: st, served: make(chan error, 1)}
+	secret, err := jwtSecret(ctx, cfg, st)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	if err := bootstrapAdmin(ctx, cfg, st, opts.Stderr); err != nil {
+		st.Close()
+		return nil, err
+	}
+	hub := stream.NewHub(stream.Options{Logger: opts.Logger})
+	a := &App{cfg: cfg, opts: opts, log: opts.Logger, store: st, hub: hub, served: make(chan error, 1)}
+	a.api = api.New(api.Options{
+		Store: st, Catalog: cat, Queue: q, Hub: hub,
+		Tokens:  auth.NewTokens(secret, 0, nil),
+		Keys:    apiKeys{st},
+		Limiter: auth.NewLoginLimiter(auth.LimiterOptions{}),
+		Logger:  opts.Logger,
+	})
 	a.engine = delivery.New(delivery.Options{
 		Queue:   q,
 		Store:   st,
@@ -105,8 +127,9 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		UserAgent:       "hookd/" + Version,
 		Logger:          opts.Logger,
 		AfterRecord:     opts.AfterRecord,
+		Publisher:       hub,
 	})
-	a.ingest = ingest.New(ingest.Options{Store: st, Queue: q, Catalog: cat, Logger: opts.Logger})
+	a.ingest = ingest.New(ingest.Options{Store: st, Queue: q, Catalog: cat, Logger: opts.Logger, Publisher: hub})
 	a.server = &http.Server{
 		Handler:           a.routes(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -173,6 +196,7 @@ func (a *App) Store() store.Store { return a.store }
 func (a *App) Stop(ctx context.Context) error {
 	a.stopOnce.Do(func() {
 		var errs []error
+		a.hub.Close() // ends live streams first: Shutdown would wait for them
 		if a.listener != nil {
 			if err := a.server.Shutdown(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("http shutdown: %w", err))
@@ -222,6 +246,7 @@ func (a *App) routes() http.Handler {
 		}
 		a.ingest.ServeHTTP(w, r)
 	}))
+	mux.Handle("/api/", a.api.Handler())
 	mux.HandleFunc("GET /debug/status", httpx.Handle(a.log, a.status))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})

@@ -39,12 +39,13 @@ import (
 	"github.com/hookd/hookd/internal/queue"
 	"github.com/hookd/hookd/internal/signing"
 	"github.com/hookd/hookd/internal/store"
+	"github.com/hookd/hookd/internal/stream"
 	"github.com/hookd/hookd/internal/webhook"
 )
 
 // Recorder is the part of the store the engine writes to.
 type Recorder interface {
-	DeliveryRecordAttempts(ctx context.Context, params []store.AttemptRecordParams) error
+	DeliveryRecordAttempts(ctx context.Context, params []store.AttemptRecordParams) ([]webhook.Status, error)
 	DeliveryReleaseLeases(ctx context.Context, params []store.LeaseReleaseParams) error
 }
 
@@ -85,6 +86,14 @@ type Options struct {
 	// AfterRecord, when set, is called after each attempt is stored. Tests
 	// use it to wait for attempts without sleeping.
 	AfterRecord func(store.AttemptRecordParams)
+	// Publisher, when set, hears of every recorded attempt (the live
+	// stream). It must not block.
+	Publisher Publisher
+}
+
+// Publisher takes live status changes.
+type Publisher interface {
+	Publish(c stream.Change)
 }
 
 // orphanInterval is how often the dispatcher looks for deliveries whose
@@ -94,7 +103,7 @@ const orphanInterval = 5 * time.Minute
 // Engine delivers. Start it once; Stop it once or more.
 type Engine struct {
 	opts     Options
-	recorder *batch.Batcher[store.AttemptRecordParams, struct{}]
+	recorder *batch.Batcher[store.AttemptRecordParams, webhook.Status]
 	signers  sync.Map // secret → *signing.Signer
 
 	ctx       context.Context // ends when Stop begins: no new claims
@@ -142,12 +151,7 @@ func New(opts Options) *Engine {
 		slotFreed: make(chan struct{}, 1),
 		loopDone:  make(chan struct{}),
 	}
-	e.recorder = batch.New(256, func(ctx context.Context, params []store.AttemptRecordParams) ([]struct{}, error) {
-		if err := opts.Store.DeliveryRecordAttempts(ctx, params); err != nil {
-			return nil, err
-		}
-		return make([]struct{}, len(params)), nil
-	})
+	e.recorder = batch.New(256, opts.Store.DeliveryRecordAttempts)
 	return e
 }
 
@@ -378,7 +382,8 @@ func (e *Engine) attempt(job webhook.Job, token string) {
 	}
 	log.Debug("attempt", "number", number, "status_code", attempt.StatusCode, "duration", attempt.Duration,
 		"outcome", params.Status, "next_attempt_at", params.NextAttemptAt, "error", attempt.Error)
-	if _, err := e.recorder.Do(context.Background(), params); err != nil {
+	eventStatus, err := e.recorder.Do(context.Background(), params)
+	if err != nil {
 		// The lease will run out and the delivery will be tried again:
 		// at least once, never lost.
 		log.Error("record attempt failed", "err", err)
@@ -386,6 +391,20 @@ func (e *Engine) attempt(job webhook.Job, token string) {
 	}
 	if e.opts.AfterRecord != nil {
 		e.opts.AfterRecord(params)
+	}
+	if e.opts.Publisher != nil {
+		kind := stream.KindDeliveryFailed
+		switch params.Status {
+		case webhook.StatusSuccess:
+			kind = stream.KindDeliverySucceeded
+		case webhook.StatusPermanentFailure:
+			kind = stream.KindDeliveryDead
+		}
+		e.opts.Publisher.Publish(stream.Change{
+			Kind: kind, EventID: d.EventID, DeliveryID: d.ID, Source: job.Event.Source, Destination: d.Destination,
+			EventType: job.Event.Type, Status: eventStatus, DeliveryStatus: params.Status, Attempt: number,
+			StatusCode: attempt.StatusCode, Error: attempt.Error, At: finished.UTC(),
+		})
 	}
 }
 

@@ -26,6 +26,7 @@ import (
 	"github.com/hookd/hookd/internal/queue"
 	"github.com/hookd/hookd/internal/signing"
 	"github.com/hookd/hookd/internal/store"
+	"github.com/hookd/hookd/internal/stream"
 	"github.com/hookd/hookd/internal/webhook"
 )
 
@@ -55,6 +56,14 @@ type Options struct {
 	Now func() time.Time
 	// MaxBatch bounds how many events share one transaction. Default 256.
 	MaxBatch int
+	// Publisher, when set, hears of every new event after its commit (the
+	// live stream). It must not block.
+	Publisher Publisher
+}
+
+// Publisher takes live status changes.
+type Publisher interface {
+	Publish(c stream.Change)
 }
 
 // Handler serves POST /webhook/{source}.
@@ -152,6 +161,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 			// The event is durable; the engine's poll will find it.
 			h.opts.Logger.Warn("queue notify failed", "event", res.ID, "err", err)
 		}
+	}
+	if !res.Duplicate && h.opts.Publisher != nil {
+		h.opts.Publisher.Publish(stream.Change{Kind: stream.KindEventCreated, EventID: res.ID, Source: ev.Source,
+			EventType: ev.Type, Status: res.Status, At: ev.ReceivedAt})
 	}
 	httpx.WriteJSON(w, http.StatusAccepted, Response{ID: res.ID, Status: res.Status, Duplicate: res.Duplicate})
 	return nil

@@ -41,10 +41,11 @@ type Store interface {
 
 	// DeliveryRecordAttempts stores attempts and moves each delivery to its
 	// new status, and recomputes the status of their events, in one
-	// transaction. A result whose lease token no longer matches (the lease
-	// ran out and another claimer took the delivery) still stores its
-	// attempt but does not change the delivery.
-	DeliveryRecordAttempts(ctx context.Context, params []AttemptRecordParams) error
+	// transaction, returning each param's event status afterwards. A result
+	// whose lease token no longer matches (the lease ran out and another
+	// claimer took the delivery) still stores its attempt but does not
+	// change the delivery.
+	DeliveryRecordAttempts(ctx context.Context, params []AttemptRecordParams) ([]webhook.Status, error)
 
 	// DeliveryReleaseLeases hands leased deliveries back without recording
 	// an attempt (a shutdown interrupted them), due at once.

@@ -97,7 +97,7 @@ func BenchmarkClaimAndRecord(b *testing.B) {
 						EventID: j.Event.ID, LeaseToken: token, Status: webhook.StatusSuccess, UpdatedAt: now,
 					}
 				}
-				if err := s.DeliveryRecordAttempts(ctx, params); err != nil {
+				if _, err := s.DeliveryRecordAttempts(ctx, params); err != nil {
 					b.Fatal(err)
 				}
 				done += len(res.Jobs)

@@ -143,8 +143,7 @@ func (s *Store) DeliveryRequeue(ctx context.Context, p store.DeliveryRequeuePara
 		if n, err = res.RowsAffected(); err != nil {
 			return err
 		}
-		_, err = tx.stmt(s.st.deriveEventStatus).ExecContext(tx.ctx, p.EventID)
-		return err
+		return derive(tx, s.st.deriveEventStatus, p.EventID)
 	})
 	return int(n), err
 }
@@ -208,10 +207,9 @@ func (s *Store) DeliveryRequeueDead(ctx context.Context, p store.DeliveryRequeue
 				return fmt.Errorf("sqlite: requeue dead: %w", err)
 			}
 		}
-		derive := tx.stmt(s.st.deriveEventStatus)
 		for _, ev := range events {
-			if _, err := derive.ExecContext(tx.ctx, ev); err != nil {
-				return fmt.Errorf("sqlite: derive status: %w", err)
+			if err := derive(tx, s.st.deriveEventStatus, ev); err != nil {
+				return err
 			}
 		}
 		n = len(ids)
@@ -237,14 +235,22 @@ func (s *Store) DeliveryInsertMany(ctx context.Context, deliveries []webhook.Del
 			}
 			events[d.EventID] = true
 		}
-		derive := tx.stmt(s.st.deriveEventStatus)
 		for ev := range events {
-			if _, err := derive.ExecContext(tx.ctx, ev); err != nil {
-				return fmt.Errorf("sqlite: derive status: %w", err)
+			if err := derive(tx, s.st.deriveEventStatus, ev); err != nil {
+				return err
 			}
 		}
 		return nil
 	})
+}
+
+// derive recomputes one event's status from its deliveries.
+func derive(tx writeTx, st *sql.Stmt, eventID string) error {
+	var status string
+	if err := tx.stmt(st).QueryRowContext(tx.ctx, eventID).Scan(&status); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("sqlite: derive event status: %w", err)
+	}
+	return nil
 }
 
 // isConstraint reports whether err is a SQLite constraint violation.

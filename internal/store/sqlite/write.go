@@ -344,38 +344,53 @@ func (s *Store) deliveryClaimDue(tx writeTx, p store.DeliveryClaimParams) (store
 }
 
 // DeliveryRecordAttempts implements store.Store.
-func (s *Store) DeliveryRecordAttempts(ctx context.Context, params []store.AttemptRecordParams) error {
+func (s *Store) DeliveryRecordAttempts(ctx context.Context, params []store.AttemptRecordParams) ([]webhook.Status, error) {
 	if len(params) == 0 {
-		return nil
+		return nil, nil
 	}
-	return s.inWrite(ctx, false, func(tx writeTx) error { return s.deliveryRecordAttempts(tx, params) })
+	var statuses []webhook.Status
+	err := s.inWrite(ctx, false, func(tx writeTx) error {
+		var err error
+		statuses, err = s.deliveryRecordAttempts(tx, params)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return statuses, nil
 }
 
-func (s *Store) deliveryRecordAttempts(tx writeTx, params []store.AttemptRecordParams) error {
+func (s *Store) deliveryRecordAttempts(tx writeTx, params []store.AttemptRecordParams) ([]webhook.Status, error) {
 	ctx := tx.ctx
 	insAttempt, updDelivery := tx.stmt(s.st.insertAttempt), tx.stmt(s.st.recordDelivery)
-	events := map[string]bool{}
+	events := map[string]webhook.Status{}
 	for _, p := range params {
 		a := p.Attempt
 		if _, err := insAttempt.ExecContext(ctx, a.ID, a.DeliveryID, a.Number, micros(a.StartedAt), a.Duration.Microseconds(), a.StatusCode, a.ResponseBody, a.Error); err != nil {
-			return fmt.Errorf("sqlite: insert attempt: %w", err)
+			return nil, fmt.Errorf("sqlite: insert attempt: %w", err)
 		}
 		next := micros(p.NextAttemptAt)
 		if p.Status.Terminal() {
 			next = micros(p.UpdatedAt)
 		}
 		if _, err := updDelivery.ExecContext(ctx, string(p.Status), a.Number, next, a.Error, micros(p.UpdatedAt), a.DeliveryID, p.LeaseToken); err != nil {
-			return fmt.Errorf("sqlite: update delivery: %w", err)
+			return nil, fmt.Errorf("sqlite: update delivery: %w", err)
 		}
-		events[p.EventID] = true
+		events[p.EventID] = ""
 	}
 	derive := tx.stmt(s.st.deriveEventStatus)
 	for id := range events {
-		if _, err := derive.ExecContext(ctx, id); err != nil {
-			return fmt.Errorf("sqlite: update event status: %w", err)
+		var status string
+		if err := derive.QueryRowContext(ctx, id).Scan(&status); err != nil {
+			return nil, fmt.Errorf("sqlite: update event status: %w", err)
 		}
+		events[id] = webhook.Status(status)
 	}
-	return nil
+	statuses := make([]webhook.Status, len(params))
+	for i, p := range params {
+		statuses[i] = events[p.EventID]
+	}
+	return statuses, nil
 }
 
 // deriveEventStatusSQL is webhook.DeriveEventStatus in one statement, so
@@ -389,7 +404,8 @@ const deriveEventStatusSQL = `UPDATE events SET status = (
 		ELSE 'pending'
 	END
 	FROM deliveries WHERE event_id = ?1)
-WHERE id = ?1`
+WHERE id = ?1
+RETURNING status`
 
 // DeliveryReleaseLeases implements store.Store.
 func (s *Store) DeliveryReleaseLeases(ctx context.Context, params []store.LeaseReleaseParams) error {

@@ -113,9 +113,11 @@ func claimWithToken(t *testing.T, s store.Store, now time.Time, token string, qu
 	return res
 }
 
+// record stores one attempt's outcome and checks that the event status the
+// store returns is the one it stored.
 func record(t *testing.T, s store.Store, job webhook.Job, token string, status webhook.Status, next time.Time) {
 	t.Helper()
-	err := s.DeliveryRecordAttempts(context.Background(), []store.AttemptRecordParams{{
+	statuses, err := s.DeliveryRecordAttempts(context.Background(), []store.AttemptRecordParams{{
 		Attempt: webhook.Attempt{
 			ID: ids.New(ids.Attempt), DeliveryID: job.Delivery.ID, Number: job.Delivery.Attempts + 1,
 			StartedAt: base, Duration: 1500 * time.Microsecond, StatusCode: 500,
@@ -125,6 +127,9 @@ func record(t *testing.T, s store.Store, job webhook.Job, token string, status w
 	}})
 	if err != nil {
 		t.Fatalf("DeliveryRecordAttempts: %v", err)
+	}
+	if len(statuses) != 1 || statuses[0] != eventStatus(t, s, job.Event.ID) {
+		t.Fatalf("DeliveryRecordAttempts returned %v, stored event status %s", statuses, eventStatus(t, s, job.Event.ID))
 	}
 }
 

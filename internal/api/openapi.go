@@ -1,0 +1,5 @@
+package api
+
+func (s *Server) docRoutes() []Route {
+	return nil
+}

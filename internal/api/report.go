@@ -1,0 +1,5 @@
+package api
+
+func (s *Server) reportRoutes() []Route {
+	return nil
+}

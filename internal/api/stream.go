@@ -1,0 +1,5 @@
+package api
+
+func (s *Server) streamRoutes() []Route {
+	return nil
+}
