@@ -314,4 +314,3 @@ func (s *Server) listSources(w http.ResponseWriter, r *http.Request) error {
 	httpx.WriteJSON(w, http.StatusOK, map[string]any{"items": items})
 	return nil
 }
-
