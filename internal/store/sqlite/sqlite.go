@@ -57,8 +57,21 @@ var (
 )
 
 // Open opens (creating if needed) the database file at path, takes its
-// lock, and applies pending migrations.
+// lock, and applies pending migrations. Only one process at a time can hold
+// a database open this way: the one that delivers.
 func Open(ctx context.Context, path string) (*Store, error) {
+	return open(ctx, path, true)
+}
+
+// OpenShared opens the database without its process lock, for short-lived
+// administrative commands (managing users, API keys) that may run beside a
+// serving hookd: SQLite's own locking keeps their writes safe. A shared
+// store must not release leases (store.Exclusive) or deliver.
+func OpenShared(ctx context.Context, path string) (*Store, error) {
+	return open(ctx, path, false)
+}
+
+func open(ctx context.Context, path string, exclusive bool) (*Store, error) {
 	if path == "" {
 		return nil, fmt.Errorf("sqlite: empty database path")
 	}
@@ -67,10 +80,14 @@ func Open(ctx context.Context, path string) (*Store, error) {
 			return nil, fmt.Errorf("sqlite: create directory: %w", err)
 		}
 	}
-	lock, err := lockFile(path + ".lock")
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: %w", err)
+	var lock *os.File
+	if exclusive {
+		var err error
+		if lock, err = lockFile(path + ".lock"); err != nil {
+			return nil, fmt.Errorf("sqlite: %w", err)
+		}
 	}
+	var err error
 	s := &Store{lock: lock, ops: make(chan *writeOp, maxOpsPerTx), stopping: make(chan struct{}), writerDone: make(chan struct{})}
 	dsn := func(extra string) string {
 		q := url.Values{}

@@ -63,3 +63,27 @@ func TestReopenKeepsDataAndMigrationsAreIdempotent(t *testing.T) {
 		t.Fatalf("after reopen SettingGet = %q, %v", v, err)
 	}
 }
+
+func TestSharedOpenBesideExclusive(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "hookd.db")
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	shared, err := sqlite.OpenShared(ctx, path)
+	if err != nil {
+		t.Fatalf("OpenShared beside a serving store: %v", err)
+	}
+	if _, err := shared.SettingPutIfAbsent(ctx, "from", "cli"); err != nil {
+		t.Fatalf("write through the shared store: %v", err)
+	}
+	if err := shared.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := s.SettingGet(ctx, "from"); err != nil || v != "cli" {
+		t.Fatalf("serving store reads %q, %v; want the shared store's write", v, err)
+	}
+}
