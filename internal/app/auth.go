@@ -18,10 +18,14 @@ import (
 func jwtSecret(ctx context.Context, cfg config.Config, st store.Store) ([]byte, error) {
 	if cfg.JWTSecret != "" {
 		secret, err := auth.DecodeSecret(cfg.JWTSecret)
-		if err != nil {
-			return nil, fmt.Errorf("JWT_SECRET: %w", err)
+		if err == nil {
+			return secret, nil
 		}
-		return secret, nil
+		// Not base64: a passphrase is fine too when it is long enough.
+		if len(cfg.JWTSecret) >= auth.SecretBytes {
+			return []byte(cfg.JWTSecret), nil
+		}
+		return nil, fmt.Errorf("JWT_SECRET: must be base64 of %d bytes or more (openssl rand -base64 32), or a passphrase of %d characters or more", auth.SecretBytes, auth.SecretBytes)
 	}
 	stored, err := st.SettingPutIfAbsent(ctx, "jwt_secret", auth.EncodeSecret(auth.NewSecret()))
 	if err != nil {
