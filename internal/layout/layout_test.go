@@ -66,9 +66,14 @@ func TestDependencies(t *testing.T) {
 		{pkg: internal("receiver"), forbidden: append(concrete, internal("ingest"), internal("delivery"))},
 		{pkg: internal("store"), forbidden: append(concrete, internal("ingest"), internal("delivery"))},
 		{pkg: internal("queue"), forbidden: append(concrete, internal("ingest"), internal("delivery"))},
-		{pkg: internal("ingest"), forbidden: append(concrete, internal("delivery"))},
-		{pkg: internal("delivery"), forbidden: append(concrete, internal("ingest"))},
+		{pkg: internal("ingest"), forbidden: append(concrete, internal("delivery"), internal("api"))},
+		{pkg: internal("delivery"), forbidden: append(concrete, internal("ingest"), internal("api"))},
 		{pkg: internal("config"), forbidden: append(concrete, internal("ingest"), internal("delivery"))},
+		{pkg: internal("auth"), forbidden: append(concrete, internal("ingest"), internal("delivery"), internal("api"), internal("store"))},
+		{pkg: internal("stream"), forbidden: append(concrete, internal("ingest"), internal("delivery"), internal("api"), internal("store"))},
+		{pkg: internal("report"), forbidden: append(concrete, internal("ingest"), internal("delivery"), internal("api"), internal("store"))},
+		{pkg: internal("catalog"), forbidden: append(concrete, internal("ingest"), internal("delivery"), internal("api"))},
+		{pkg: internal("api"), forbidden: append(concrete, internal("ingest"), internal("delivery"))},
 	}
 	for _, r := range rules {
 		p, ok := pkgs[r.pkg]
