@@ -94,7 +94,7 @@ directory, and flags, in increasing order of precedence.`,
 			fmt.Fprintln(cmd.OutOrStdout(), "hookd", app.Version)
 		},
 	}
-	root.AddCommand(serve, receiveCommand(), simulate.Command(), bench.Command(), version)
+	root.AddCommand(serve, receiveCommand(), simulate.Command(), bench.Command(), version, userCommand(&f.envFile), apiKeyCommand(&f.envFile))
 	return root
 }
 
