@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"time"
 
 	"github.com/hookd/hookd/internal/auth"
@@ -67,6 +68,9 @@ type Options struct {
 	Now func() time.Time
 	// Heartbeat is the live stream's keep-alive interval. Default 15s.
 	Heartbeat time.Duration
+	// Stats is this process's in-memory traffic history for GET
+	// /api/stats and destination health; nil leaves them empty.
+	Stats Stats
 }
 
 // Server serves /api.
@@ -161,8 +165,10 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 			return fmt.Errorf("%w: body: a JSON object is required", webhook.ErrInvalid)
 		case errors.As(err, &se):
 			return fmt.Errorf("%w: body: not valid JSON at byte %d", webhook.ErrInvalid, se.Offset)
+		case errors.As(err, &te) && te.Field == "":
+			return fmt.Errorf("%w: body: must be a JSON object, not %s", webhook.ErrInvalid, te.Value)
 		case errors.As(err, &te):
-			return fmt.Errorf("%w: %s: must be %s", webhook.ErrInvalid, te.Field, te.Type)
+			return fmt.Errorf("%w: %s: must be %s, not %s", webhook.ErrInvalid, te.Field, jsonKind(te.Type), te.Value)
 		}
 		return fmt.Errorf("%w: body: %v", webhook.ErrInvalid, err)
 	}
@@ -170,6 +176,29 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 		return fmt.Errorf("%w: body: unexpected data after the JSON object", webhook.ErrInvalid)
 	}
 	return nil
+}
+
+// jsonKind names the JSON kind a Go type decodes from, for messages that
+// must not show Go type names.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.String:
+		return "a string"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	case reflect.Pointer:
+		return jsonKind(t.Elem())
+	}
+	return "another type"
 }
 
 // invalid returns an error wrapping webhook.ErrInvalid that names the field.

@@ -25,6 +25,7 @@ import (
 	"github.com/hookd/hookd/internal/httpx"
 	"github.com/hookd/hookd/internal/ingest"
 	"github.com/hookd/hookd/internal/queue/embedded"
+	"github.com/hookd/hookd/internal/stats"
 	"github.com/hookd/hookd/internal/store"
 	"github.com/hookd/hookd/internal/store/sqlite"
 	"github.com/hookd/hookd/internal/stream"
@@ -49,6 +50,9 @@ type Options struct {
 	// DeferDelivery leaves delivery stopped until StartDelivery, so that a
 	// backlog can build up (bench measures how fast it drains).
 	DeferDelivery bool
+	// TokenTTL is how long login tokens stay valid. Default
+	// auth.DefaultTokenTTL (12h); tests shorten it to see tokens expire.
+	TokenTTL time.Duration
 }
 
 // App is one running hookd.
@@ -105,13 +109,26 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		return nil, err
 	}
 	hub := stream.NewHub(stream.Options{Logger: opts.Logger})
+	// The collector hears what the live stream hears (new events, delivery
+	// outcomes) and every recorded attempt with its duration, for
+	// GET /api/stats.
+	collector := stats.New(stats.Options{})
+	publisher := fanOut{hub, collector}
+	afterRecord := collector.RecordAttempt
+	if opts.AfterRecord != nil {
+		afterRecord = func(p store.AttemptRecordParams) {
+			collector.RecordAttempt(p)
+			opts.AfterRecord(p)
+		}
+	}
 	a := &App{cfg: cfg, opts: opts, log: opts.Logger, store: st, hub: hub, served: make(chan error, 1)}
 	a.api = api.New(api.Options{
 		Store: st, Catalog: cat, Queue: q, Hub: hub,
-		Tokens:  auth.NewTokens(secret, 0, nil),
+		Tokens:  auth.NewTokens(secret, opts.TokenTTL, nil),
 		Keys:    apiKeys{st},
 		Limiter: auth.NewLoginLimiter(auth.LimiterOptions{}),
 		Logger:  opts.Logger,
+		Stats:   collector,
 	})
 	a.engine = delivery.New(delivery.Options{
 		Queue:   q,
@@ -126,10 +143,10 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		ShutdownTimeout: cfg.ShutdownTimeout,
 		UserAgent:       "hookd/" + Version,
 		Logger:          opts.Logger,
-		AfterRecord:     opts.AfterRecord,
-		Publisher:       hub,
+		AfterRecord:     afterRecord,
+		Publisher:       publisher,
 	})
-	a.ingest = ingest.New(ingest.Options{Store: st, Queue: q, Catalog: cat, Logger: opts.Logger, Publisher: hub})
+	a.ingest = ingest.New(ingest.Options{Store: st, Queue: q, Catalog: cat, Logger: opts.Logger, Publisher: publisher})
 	a.server = &http.Server{
 		Handler:           a.routes(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -264,6 +281,16 @@ func (a *App) routes() http.Handler {
 		httpx.WriteError(w, r, a.log, fmt.Errorf("%s: %w", r.URL.Path, webhook.ErrNotFound))
 	})
 	return mux
+}
+
+// fanOut hands each live change to several publishers, in order. Each
+// must not block (see delivery.Publisher).
+type fanOut []interface{ Publish(stream.Change) }
+
+func (f fanOut) Publish(c stream.Change) {
+	for _, p := range f {
+		p.Publish(c)
+	}
 }
 
 // Status is the body of GET /debug/status.

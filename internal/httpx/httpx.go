@@ -67,6 +67,11 @@ func Classify(err error) *Error {
 		return &Error{Status: http.StatusNotFound, Code: "not_found", Message: "not found", Err: err}
 	case errors.Is(err, webhook.ErrUnauthorized):
 		return &Error{Status: http.StatusUnauthorized, Code: "invalid_signature", Message: err.Error(), Err: err}
+	case errors.Is(err, webhook.ErrConflict):
+		// Conflict messages name the clashing thing ("source \"x\":
+		// conflict", "declared in the configuration file") and never hold
+		// internals.
+		return &Error{Status: http.StatusConflict, Code: "conflict", Message: err.Error(), Err: err}
 	case errors.Is(err, webhook.ErrInvalid):
 		return &Error{Status: http.StatusBadRequest, Code: "invalid", Message: err.Error(), Err: err}
 	case errors.Is(err, webhook.ErrClosed):

@@ -72,6 +72,7 @@ func TestDependencies(t *testing.T) {
 		{pkg: internal("auth"), forbidden: append(concrete, internal("ingest"), internal("delivery"), internal("api"), internal("store"))},
 		{pkg: internal("stream"), forbidden: append(concrete, internal("ingest"), internal("delivery"), internal("api"), internal("store"))},
 		{pkg: internal("report"), forbidden: append(concrete, internal("ingest"), internal("delivery"), internal("api"), internal("store"))},
+		{pkg: internal("stats"), forbidden: append(concrete, internal("ingest"), internal("delivery"), internal("api"))},
 		{pkg: internal("catalog"), forbidden: append(concrete, internal("ingest"), internal("delivery"), internal("api"))},
 		{pkg: internal("api"), forbidden: append(concrete, internal("ingest"), internal("delivery"))},
 	}

@@ -1,0 +1,23 @@
+package stats_test
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/hookd/hookd/internal/stats"
+	"github.com/hookd/hookd/internal/store"
+	"github.com/hookd/hookd/internal/webhook"
+)
+
+func ExampleCollector() {
+	now := time.Date(2026, 3, 1, 12, 0, 5, 0, time.UTC)
+	c := stats.New(stats.Options{Now: func() time.Time { return now }})
+	// Wired as the delivery engine's AfterRecord hook:
+	c.RecordAttempt(store.AttemptRecordParams{Attempt: webhook.Attempt{Duration: 40 * time.Millisecond}, Status: webhook.StatusSuccess})
+	c.RecordAttempt(store.AttemptRecordParams{Attempt: webhook.Attempt{Duration: 90 * time.Millisecond}, Status: webhook.StatusFailed})
+
+	s := c.Snapshot(5*time.Minute, now)
+	last := s.Buckets[len(s.Buckets)-1]
+	fmt.Println(len(s.Buckets), s.Bucket, last.Start.Format(time.TimeOnly), last.Attempts, last.Successes, last.Failures)
+	// Output: 30 10s 12:00:00 2 1 1
+}
