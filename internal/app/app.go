@@ -4,6 +4,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -124,7 +125,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	a := &App{cfg: cfg, opts: opts, log: opts.Logger, store: st, hub: hub, served: make(chan error, 1)}
 	a.api = api.New(api.Options{
 		Store: st, Catalog: cat, Queue: q, Hub: hub,
-		Tokens:  auth.NewTokens(secret, opts.TokenTTL, nil),
+		Tokens:  auth.NewTokens(secret, cmp.Or(opts.TokenTTL, cfg.TokenTTL), nil),
 		Keys:    apiKeys{st},
 		Limiter: auth.NewLoginLimiter(auth.LimiterOptions{}),
 		Logger:  opts.Logger,

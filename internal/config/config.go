@@ -43,6 +43,8 @@ type Config struct {
 	AdminPassword string
 	// JWTSecret signs dashboard tokens. Default empty (generated, stored).
 	JWTSecret string
+	// TokenTTL is how long a login token stays valid. Default 12h.
+	TokenTTL time.Duration
 	// AllowPrivateDestinations lets deliveries reach loopback and private
 	// addresses. Default false.
 	AllowPrivateDestinations bool
@@ -70,6 +72,7 @@ func Default() Config {
 		Workers:         64,
 		ShutdownTimeout: 10 * time.Second,
 		LogLevel:        "info",
+		TokenTTL:        12 * time.Hour,
 	}
 }
 
@@ -150,6 +153,14 @@ func (c *Config) FromEnv(env Lookup) error {
 	str("HOOKD_CONFIG", &c.ConfigFile)
 	str("HOOKD_ADMIN_PASSWORD", &c.AdminPassword)
 	str("JWT_SECRET", &c.JWTSecret)
+	if v, ok := env("HOOKD_TOKEN_TTL"); ok && v != "" {
+		d, err := time.ParseDuration(strings.TrimSpace(v))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("HOOKD_TOKEN_TTL: %q is not a duration such as 1h or 30m", v))
+		} else {
+			c.TokenTTL = d
+		}
+	}
 	boolean("HOOKD_ALLOW_PRIVATE_DESTINATIONS", &c.AllowPrivateDestinations)
 	integer("HOOKD_WORKERS", &c.Workers)
 	millis("HOOKD_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout)
@@ -191,6 +202,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RetryMaxDelay < c.RetryBaseDelay {
 		errs = append(errs, fmt.Errorf("RETRY_MAX_DELAY: %s is below RETRY_BASE_DELAY %s", c.RetryMaxDelay, c.RetryBaseDelay))
+	}
+	if c.TokenTTL < time.Minute || c.TokenTTL > 30*24*time.Hour {
+		errs = append(errs, fmt.Errorf("HOOKD_TOKEN_TTL: %s is outside 1m..720h", c.TokenTTL))
 	}
 	if c.Workers < 1 || c.Workers > 10000 {
 		errs = append(errs, fmt.Errorf("HOOKD_WORKERS: %d is outside 1..10000", c.Workers))

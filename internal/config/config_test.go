@@ -83,6 +83,7 @@ func TestFromEnv(t *testing.T) {
 		{"HOOKD_WORKERS", map[string]string{"HOOKD_WORKERS": "8"}, func(c *config.Config) { c.Workers = 8 }},
 		{"HOOKD_SHUTDOWN_TIMEOUT is milliseconds", map[string]string{"HOOKD_SHUTDOWN_TIMEOUT": "1500"}, func(c *config.Config) { c.ShutdownTimeout = 1500 * time.Millisecond }},
 		{"HOOKD_LOG_LEVEL", map[string]string{"HOOKD_LOG_LEVEL": "debug"}, func(c *config.Config) { c.LogLevel = "debug" }},
+		{"HOOKD_TOKEN_TTL", map[string]string{"HOOKD_TOKEN_TTL": "2h"}, func(c *config.Config) { c.TokenTTL = 2 * time.Hour }},
 		{"empty values keep defaults", map[string]string{"PORT": "", "DATABASE_URL": "", "MAX_RETRIES": "", "HOOKD_LOG_LEVEL": ""}, func(*config.Config) {}},
 		{"unrelated variables are ignored", map[string]string{"HOME": "/root", "port": "1"}, func(*config.Config) {}},
 		{
@@ -91,14 +92,14 @@ func TestFromEnv(t *testing.T) {
 				"PORT": "9000", "HOOKD_HOST": "::1", "DATABASE_URL": "sqlite://x.db", "REDIS_URL": "redis://r",
 				"MAX_RETRIES": "7", "RETRY_BASE_DELAY": "100", "RETRY_MAX_DELAY": "2000", "HOOKD_CONFIG": "h.yaml",
 				"HOOKD_ADMIN_PASSWORD": "pw", "JWT_SECRET": "jwt", "HOOKD_ALLOW_PRIVATE_DESTINATIONS": "TRUE",
-				"HOOKD_WORKERS": "3", "HOOKD_SHUTDOWN_TIMEOUT": "0", "HOOKD_LOG_LEVEL": "warn",
+				"HOOKD_WORKERS": "3", "HOOKD_SHUTDOWN_TIMEOUT": "0", "HOOKD_LOG_LEVEL": "warn", "HOOKD_TOKEN_TTL": "30m",
 			},
 			func(c *config.Config) {
 				*c = config.Config{
 					Port: 9000, Host: "::1", DatabaseURL: "sqlite://x.db", RedisURL: "redis://r",
 					MaxRetries: 7, RetryBaseDelay: 100 * time.Millisecond, RetryMaxDelay: 2 * time.Second, ConfigFile: "h.yaml",
 					AdminPassword: "pw", JWTSecret: "jwt", AllowPrivateDestinations: true,
-					Workers: 3, ShutdownTimeout: 0, LogLevel: "warn",
+					Workers: 3, ShutdownTimeout: 0, LogLevel: "warn", TokenTTL: 30 * time.Minute,
 				}
 			},
 		},
@@ -128,6 +129,7 @@ func TestFromEnvErrorsNameTheVariable(t *testing.T) {
 		{"PORT", "80.5"},
 		{"MAX_RETRIES", "five"},
 		{"MAX_RETRIES", "99999999999999999999"},
+		{"HOOKD_TOKEN_TTL", "soon"},
 		{"RETRY_BASE_DELAY", "5s"},
 		{"RETRY_BASE_DELAY", "1.5"},
 		{"RETRY_BASE_DELAY", "9223372036855"}, // ms beyond time.Duration
