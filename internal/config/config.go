@@ -55,11 +55,26 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// LogLevel is debug, info, warn or error. Default info.
 	LogLevel string
+	// Role selects what this process does: RoleAll (the default) runs
+	// everything; RoleAPI serves ingest, the API and the operations
+	// endpoints without delivering; RoleWorker delivers and serves only the
+	// operations endpoints. Split roles need a store that several processes
+	// share.
+	Role string
+	// Migrate applies the store's pending migrations on start. Default true.
+	Migrate bool
 
 	// Sources and Destinations come from ConfigFile.
 	Sources      []webhook.Source
 	Destinations []webhook.Destination
 }
+
+// The roles a process can take.
+const (
+	RoleAll    = "all"
+	RoleAPI    = "api"
+	RoleWorker = "worker"
+)
 
 // Default returns the documented defaults.
 func Default() Config {
@@ -73,6 +88,8 @@ func Default() Config {
 		ShutdownTimeout: 10 * time.Second,
 		LogLevel:        "info",
 		TokenTTL:        12 * time.Hour,
+		Role:            RoleAll,
+		Migrate:         true,
 	}
 }
 
@@ -165,6 +182,8 @@ func (c *Config) FromEnv(env Lookup) error {
 	integer("HOOKD_WORKERS", &c.Workers)
 	millis("HOOKD_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout)
 	str("HOOKD_LOG_LEVEL", &c.LogLevel)
+	str("HOOKD_ROLE", &c.Role)
+	boolean("HOOKD_MIGRATE", &c.Migrate)
 	return errors.Join(errs...)
 }
 
@@ -208,6 +227,15 @@ func (c *Config) Validate() error {
 	}
 	if c.Workers < 1 || c.Workers > 10000 {
 		errs = append(errs, fmt.Errorf("HOOKD_WORKERS: %d is outside 1..10000", c.Workers))
+	}
+	switch c.Role {
+	case RoleAll:
+	case RoleAPI, RoleWorker:
+		if strings.HasPrefix(c.DatabaseURL, "sqlite://") {
+			errs = append(errs, fmt.Errorf("HOOKD_ROLE: %q needs a store that several processes share (DATABASE_URL=postgres://…); the embedded SQLite store serves one process, which runs every role", c.Role))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("HOOKD_ROLE: %q is not all, api or worker", c.Role))
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -93,6 +93,7 @@ func TestFromEnv(t *testing.T) {
 				"MAX_RETRIES": "7", "RETRY_BASE_DELAY": "100", "RETRY_MAX_DELAY": "2000", "HOOKD_CONFIG": "h.yaml",
 				"HOOKD_ADMIN_PASSWORD": "pw", "JWT_SECRET": "jwt", "HOOKD_ALLOW_PRIVATE_DESTINATIONS": "TRUE",
 				"HOOKD_WORKERS": "3", "HOOKD_SHUTDOWN_TIMEOUT": "0", "HOOKD_LOG_LEVEL": "warn", "HOOKD_TOKEN_TTL": "30m",
+				"HOOKD_ROLE": "worker", "HOOKD_MIGRATE": "false",
 			},
 			func(c *config.Config) {
 				*c = config.Config{
@@ -100,6 +101,7 @@ func TestFromEnv(t *testing.T) {
 					MaxRetries: 7, RetryBaseDelay: 100 * time.Millisecond, RetryMaxDelay: 2 * time.Second, ConfigFile: "h.yaml",
 					AdminPassword: "pw", JWTSecret: "jwt", AllowPrivateDestinations: true,
 					Workers: 3, ShutdownTimeout: 0, LogLevel: "warn", TokenTTL: 30 * time.Minute,
+					Role: config.RoleWorker, Migrate: false,
 				}
 			},
 		},
@@ -208,6 +210,10 @@ func TestValidate(t *testing.T) {
 		{"zero workers", func(c *config.Config) { c.Workers = 0 }, "HOOKD_WORKERS"},
 		{"too many workers", func(c *config.Config) { c.Workers = 10001 }, "HOOKD_WORKERS"},
 		{"unknown log level", func(c *config.Config) { c.LogLevel = "verbose" }, "HOOKD_LOG_LEVEL"},
+		{"unknown role", func(c *config.Config) { c.Role = "ingest" }, "HOOKD_ROLE"},
+		{"worker on sqlite", func(c *config.Config) { c.Role = config.RoleWorker }, "HOOKD_ROLE"},
+		{"api on sqlite", func(c *config.Config) { c.Role = config.RoleAPI }, "HOOKD_ROLE"},
+		{"token TTL too short", func(c *config.Config) { c.TokenTTL = time.Second }, "HOOKD_TOKEN_TTL"},
 		{"upper-case log level", func(c *config.Config) { c.LogLevel = "INFO" }, "HOOKD_LOG_LEVEL"},
 	}
 	for _, tt := range tests {
