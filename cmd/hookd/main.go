@@ -42,6 +42,8 @@ type flags struct {
 	allowPrivate bool
 	workers      int
 	verbose      bool
+	role         string
+	noMigrate    bool
 }
 
 func newRoot() *cobra.Command {
@@ -85,6 +87,33 @@ directory, and flags, in increasing order of precedence.`,
 	sf.Int64Var(&f.retryBase, "retry-base-delay", 5000, "milliseconds before the first retry (RETRY_BASE_DELAY)")
 	sf.BoolVar(&f.allowPrivate, "allow-private-destinations", false, "let deliveries reach loopback and private addresses (HOOKD_ALLOW_PRIVATE_DESTINATIONS)")
 	sf.IntVar(&f.workers, "workers", 64, "attempts in flight at most (HOOKD_WORKERS)")
+	sf.StringVar(&f.role, "role", "all", "all, or api: ingest, API and operations without delivery (HOOKD_ROLE); see also hookd worker")
+	sf.BoolVar(&f.noMigrate, "no-migrate", false, "do not apply pending store migrations on start (HOOKD_MIGRATE=false)")
+
+	worker := &cobra.Command{
+		Use:   "worker",
+		Short: "Deliver only: no ingest, no API (scaled apart from serve --role api)",
+		Long: `worker runs the delivery engine and the operations endpoints (/healthz,
+/readyz, /debug/status) on PORT, and nothing else. It needs a store that
+several processes share (DATABASE_URL=postgres://…): run as many as the
+destinations need beside hookd serve --role api.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(cmd, f)
+			if err != nil {
+				return err
+			}
+			cfg.Role = config.RoleWorker
+			if err := cfg.Validate(); err != nil {
+				return err
+			}
+			return app.Run(cmd.Context(), cfg, app.Options{Logger: newLogger(cfg.LogLevel)})
+		},
+	}
+	worker.Flags().AddFlagSet(sf)
+	if err := worker.Flags().MarkHidden("role"); err != nil {
+		panic(err) // the flag exists: it was just added
+	}
 
 	version := &cobra.Command{
 		Use:   "version",
@@ -94,7 +123,7 @@ directory, and flags, in increasing order of precedence.`,
 			fmt.Fprintln(cmd.OutOrStdout(), "hookd", app.Version)
 		},
 	}
-	root.AddCommand(serve, receiveCommand(), simulate.Command(), bench.Command(), version, userCommand(&f.envFile), apiKeyCommand(&f.envFile))
+	root.AddCommand(serve, worker, receiveCommand(), simulate.Command(), bench.Command(), version, userCommand(&f.envFile), apiKeyCommand(&f.envFile))
 	return root
 }
 
@@ -130,6 +159,12 @@ func loadConfig(cmd *cobra.Command, f flags) (config.Config, error) {
 	}
 	if changed("workers") {
 		cfg.Workers = f.workers
+	}
+	if changed("role") {
+		cfg.Role = f.role
+	}
+	if changed("no-migrate") {
+		cfg.Migrate = !f.noMigrate
 	}
 	if changed("config") {
 		cfg.ConfigFile = f.configFile

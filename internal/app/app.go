@@ -175,7 +175,7 @@ func (a *App) Start(ctx context.Context) error {
 			a.log.Info("recovered deliveries left in flight by a previous run", "count", n)
 		}
 	}
-	if !a.opts.DeferDelivery {
+	if !a.opts.DeferDelivery && a.cfg.Role != config.RoleAPI {
 		if err := a.engine.Start(ctx); err != nil {
 			return err
 		}
@@ -256,6 +256,26 @@ func Run(ctx context.Context, cfg config.Config, opts Options) error {
 
 func (a *App) routes() http.Handler {
 	mux := http.NewServeMux()
+	if a.cfg.Role == config.RoleWorker {
+		// A worker delivers; ingest and the API live in other processes.
+		notHere := func(w http.ResponseWriter, r *http.Request) {
+			httpx.WriteError(w, r, a.log, &httpx.Error{Status: http.StatusNotFound, Code: "not_served_here",
+				Message: "this hookd process is a worker: send webhooks and API calls to a process with role all or api"})
+		}
+		mux.HandleFunc("/webhook/", notHere)
+		mux.HandleFunc("/api/", notHere)
+	} else {
+		a.ingestRoutes(mux)
+	}
+	a.opsRoutes(mux)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		httpx.WriteError(w, r, a.log, fmt.Errorf("%s: %w", r.URL.Path, webhook.ErrNotFound))
+	})
+	return mux
+}
+
+// ingestRoutes serves webhooks and the management API.
+func (a *App) ingestRoutes(mux *http.ServeMux) {
 	mux.Handle("/webhook/{source}", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
@@ -265,6 +285,10 @@ func (a *App) routes() http.Handler {
 		a.ingest.ServeHTTP(w, r)
 	}))
 	mux.Handle("/api/", a.api.Handler())
+}
+
+// opsRoutes serves health, readiness and queue status, on every role.
+func (a *App) opsRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /debug/status", httpx.Handle(a.log, a.status))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -278,10 +302,6 @@ func (a *App) routes() http.Handler {
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 		return nil
 	}))
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		httpx.WriteError(w, r, a.log, fmt.Errorf("%s: %w", r.URL.Path, webhook.ErrNotFound))
-	})
-	return mux
 }
 
 // fanOut hands each live change to several publishers, in order. Each
