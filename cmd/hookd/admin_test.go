@@ -417,8 +417,8 @@ func TestAdminConfiguration(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"postgres", []string{"user", "list", "--database-url", "postgres://localhost/hookd"}, "DATABASE_URL: the PostgreSQL store is not available"},
-		{"other scheme", []string{"apikey", "list", "--database-url", "mysql://localhost/hookd"}, `DATABASE_URL: "mysql://localhost/hookd" must start with sqlite://`},
+		{"postgres not answering", []string{"user", "list", "--database-url", "postgres://root@127.0.0.1:1/hookd?connect_timeout=2"}, "postgres"},
+		{"other scheme", []string{"apikey", "list", "--database-url", "mysql://localhost/hookd"}, `DATABASE_URL: "mysql://localhost/hookd" must start with sqlite:// or postgres://`},
 		{"no path", []string{"user", "add", "bob", "--database-url", "sqlite://"}, "DATABASE_URL: sqlite:// needs a file path"},
 		{"missing database", []string{"user", "list", "--database-url", "sqlite://" + filepath.Join(dir, "typo.db")}, "no database at"},
 	}

@@ -16,10 +16,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hookd/hookd/internal/app"
 	"github.com/hookd/hookd/internal/auth"
 	"github.com/hookd/hookd/internal/config"
 	"github.com/hookd/hookd/internal/store"
-	"github.com/hookd/hookd/internal/store/sqlite"
 	"github.com/hookd/hookd/internal/webhook"
 )
 
@@ -38,9 +38,9 @@ func (f *storeFlags) register(cmd *cobra.Command) {
 	cmd.PersistentFlags().StringVar(&f.databaseURL, "database-url", "", "sqlite://PATH (DATABASE_URL)")
 }
 
-// databasePath returns the SQLite file the configuration names, or the
-// error serve would give for the same DATABASE_URL.
-func (f *storeFlags) databasePath(cmd *cobra.Command) (string, error) {
+// resolveURL returns the DATABASE_URL the configuration names, or the
+// error serve would give for it.
+func (f *storeFlags) resolveURL(cmd *cobra.Command) (string, error) {
 	env, err := config.EnvWithDotenv(*f.envFile)
 	if err != nil {
 		return "", err
@@ -64,27 +64,29 @@ func (f *storeFlags) databasePath(cmd *cobra.Command) (string, error) {
 	if err := cfg.Validate(); err != nil {
 		return "", err
 	}
-	path, _ := cfg.SQLitePath()
-	return path, nil
+	return cfg.DatabaseURL, nil
 }
 
-// withStore opens the configured database without its process lock
-// (sqlite.OpenShared), so that it works beside a running `hookd serve`,
+// withStore opens the configured database as administrative commands do
+// (app.OpenShared: SQLite without its process lock), so that it works
+// beside a running `hookd serve`,
 // runs fn and closes the store. Unless create is set, a database that does
 // not exist is an error rather than a new empty file: listing or deleting
 // in a mistyped path should say so, not answer "nothing here".
 func (f *storeFlags) withStore(cmd *cobra.Command, create bool, fn func(ctx context.Context, st store.Store) error) (err error) {
-	path, err := f.databasePath(cmd)
+	url, err := f.resolveURL(cmd)
 	if err != nil {
 		return err
 	}
-	if !create {
+	cfg := config.Default()
+	cfg.DatabaseURL = url
+	if path, ok := cfg.SQLitePath(); ok && !create {
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("no database at %s: check DATABASE_URL or --database-url", path)
 		}
 	}
 	ctx := cmd.Context()
-	st, err := sqlite.OpenShared(ctx, path)
+	st, err := app.OpenShared(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -28,7 +28,6 @@ import (
 	"github.com/hookd/hookd/internal/queue/embedded"
 	"github.com/hookd/hookd/internal/stats"
 	"github.com/hookd/hookd/internal/store"
-	"github.com/hookd/hookd/internal/store/sqlite"
 	"github.com/hookd/hookd/internal/stream"
 	"github.com/hookd/hookd/internal/webhook"
 )
@@ -84,8 +83,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	path, _ := cfg.SQLitePath()
-	st, err := sqlite.Open(ctx, path)
+	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}

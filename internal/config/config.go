@@ -206,9 +206,8 @@ func (c *Config) Validate() error {
 			errs = append(errs, errors.New("DATABASE_URL: sqlite:// needs a file path, such as sqlite://./data/hookd.db"))
 		}
 	case strings.HasPrefix(c.DatabaseURL, "postgres://"), strings.HasPrefix(c.DatabaseURL, "postgresql://"):
-		errs = append(errs, errors.New("DATABASE_URL: the PostgreSQL store is not available in this version; use sqlite://PATH"))
 	default:
-		errs = append(errs, fmt.Errorf("DATABASE_URL: %q must start with sqlite://", c.DatabaseURL))
+		errs = append(errs, fmt.Errorf("DATABASE_URL: %q must start with sqlite:// or postgres://", c.DatabaseURL))
 	}
 	if c.RedisURL != "" {
 		errs = append(errs, errors.New("REDIS_URL: the Redis queue is not available in this version; leave it empty for the embedded queue"))

@@ -1,0 +1,62 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/hookd/hookd/internal/config"
+	"github.com/hookd/hookd/internal/store"
+	"github.com/hookd/hookd/internal/store/postgres"
+	"github.com/hookd/hookd/internal/store/sqlite"
+)
+
+// isPostgres reports whether a DATABASE_URL names PostgreSQL.
+func isPostgres(url string) bool {
+	return strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://")
+}
+
+// openStore opens the store DATABASE_URL names: the embedded SQLite file
+// (which this process then holds alone, and always migrates), or PostgreSQL
+// (shared by every process; migrated on start unless HOOKD_MIGRATE=false).
+func openStore(ctx context.Context, cfg config.Config) (store.Store, error) {
+	if isPostgres(cfg.DatabaseURL) {
+		return postgres.OpenWithOptions(ctx, cfg.DatabaseURL, postgres.Options{SkipMigrate: !cfg.Migrate})
+	}
+	path, ok := cfg.SQLitePath()
+	if !ok {
+		return nil, fmt.Errorf("DATABASE_URL: %q is neither sqlite:// nor postgres://", cfg.DatabaseURL)
+	}
+	return sqlite.Open(ctx, path)
+}
+
+// Migrate applies the pending migrations of the store DATABASE_URL names
+// and returns; `hookd migrate` runs it before rolling out a new version.
+func Migrate(ctx context.Context, cfg config.Config) error {
+	if isPostgres(cfg.DatabaseURL) {
+		return postgres.Migrate(ctx, cfg.DatabaseURL)
+	}
+	path, ok := cfg.SQLitePath()
+	if !ok {
+		return fmt.Errorf("DATABASE_URL: %q is neither sqlite:// nor postgres://", cfg.DatabaseURL)
+	}
+	st, err := sqlite.OpenShared(ctx, path) // opening migrates
+	if err != nil {
+		return err
+	}
+	return st.Close()
+}
+
+// OpenShared opens the store DATABASE_URL names for a short administrative
+// command beside running servers: SQLite without its process lock,
+// PostgreSQL as any process does.
+func OpenShared(ctx context.Context, cfg config.Config) (store.Store, error) {
+	if isPostgres(cfg.DatabaseURL) {
+		return postgres.OpenWithOptions(ctx, cfg.DatabaseURL, postgres.Options{SkipMigrate: !cfg.Migrate})
+	}
+	path, ok := cfg.SQLitePath()
+	if !ok {
+		return nil, fmt.Errorf("DATABASE_URL: %q is neither sqlite:// nor postgres://", cfg.DatabaseURL)
+	}
+	return sqlite.OpenShared(ctx, path)
+}
