@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hookd/hookd/internal/batch"
 	"github.com/hookd/hookd/internal/httpx"
@@ -69,7 +70,7 @@ type Publisher interface {
 // Handler serves POST /webhook/{source}.
 type Handler struct {
 	opts    Options
-	batcher *batch.Batcher[store.EventInsertParams, store.EventInsertResult]
+	batcher *batch.Batcher[store.EventInsertParams, insertOutcome]
 }
 
 // New returns a Handler; call Start before serving and Stop after.
@@ -84,8 +85,42 @@ func New(opts Options) *Handler {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	h := &Handler{opts: opts}
-	h.batcher = batch.New(opts.MaxBatch, opts.Store.EventInsertMany)
+	h.batcher = batch.New(opts.MaxBatch, h.insert)
 	return h
+}
+
+// insertOutcome is one event's result within a batch.
+type insertOutcome struct {
+	res store.EventInsertResult
+	err error
+}
+
+// insert stores a batch in one transaction. If the batch fails, each event
+// is tried alone, so that one event the store refuses costs only its own
+// request a 500, never the other requests that shared its batch.
+func (h *Handler) insert(ctx context.Context, params []store.EventInsertParams) ([]insertOutcome, error) {
+	out := make([]insertOutcome, len(params))
+	results, err := h.opts.Store.EventInsertMany(ctx, params)
+	if err == nil {
+		for i, r := range results {
+			out[i].res = r
+		}
+		return out, nil
+	}
+	if len(params) == 1 {
+		out[0].err = err
+		return out, nil
+	}
+	h.opts.Logger.Warn("batch insert failed; retrying its events one by one", "events", len(params), "err", err)
+	for i, p := range params {
+		one, err := h.opts.Store.EventInsertMany(ctx, []store.EventInsertParams{p})
+		if err != nil {
+			out[i].err = err
+			continue
+		}
+		out[i].res = one[0]
+	}
+	return out, nil
 }
 
 // Start starts the group-commit loop.
@@ -148,10 +183,14 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	if len(params.Deliveries) == 0 {
 		params.Event.Status = webhook.StatusSuccess // nothing to deliver
 	}
-	res, err := h.batcher.Do(r.Context(), params)
+	outcome, err := h.batcher.Do(r.Context(), params)
+	if err == nil {
+		err = outcome.err
+	}
 	if err != nil {
 		return fmt.Errorf("store event: %w", err)
 	}
+	res := outcome.res
 	if !res.Duplicate && len(params.Deliveries) > 0 {
 		items := make([]queue.Item, len(params.Deliveries))
 		for i, d := range params.Deliveries {
@@ -193,6 +232,27 @@ var droppedHeaders = map[string]bool{
 // MaxIdempotencyKey bounds the provider delivery id that is stored.
 const MaxIdempotencyKey = 255
 
+// MaxEventType bounds a stored event type; longer ones are cut.
+const MaxEventType = 256
+
+// cleanText makes a provider-chosen string safe to store and show: valid
+// UTF-8, no control characters (PostgreSQL text refuses NUL), at most max
+// bytes (cut on a character boundary).
+func cleanText(s string, max int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s)
+	for len(s) > max {
+		_, size := utf8.DecodeLastRuneInString(s)
+		s = s[:len(s)-size]
+	}
+	return s
+}
+
 func (h *Handler) newEvent(src webhook.Source, r *http.Request, body []byte) (webhook.Event, error) {
 	ev := webhook.Event{
 		ID:          ids.New(ids.Event),
@@ -209,8 +269,8 @@ func (h *Handler) newEvent(src webhook.Source, r *http.Request, body []byte) (we
 		}
 	}
 	fields := bodyFields(ev.ContentType, body)
-	ev.Type = EventType(r.Header, fields)
-	ev.IdempotencyKey = IdempotencyKey(r.Header, fields)
+	ev.Type = cleanText(EventType(r.Header, fields), MaxEventType)
+	ev.IdempotencyKey = cleanText(IdempotencyKey(r.Header, fields), MaxIdempotencyKey+1)
 	if len(ev.IdempotencyKey) > MaxIdempotencyKey {
 		return ev, fmt.Errorf("%w: idempotency key longer than %d bytes", webhook.ErrInvalid, MaxIdempotencyKey)
 	}

@@ -213,6 +213,9 @@ type fakeStore struct {
 	params []store.EventInsertParams
 	firsts map[[2]string]string
 	err    error
+	// refuse, when set, fails any batch holding an event it matches, as a
+	// database refuses a whole transaction for one bad row.
+	refuse func(store.EventInsertParams) bool
 }
 
 func (s *fakeStore) EventInsertMany(_ context.Context, params []store.EventInsertParams) ([]store.EventInsertResult, error) {
@@ -220,6 +223,11 @@ func (s *fakeStore) EventInsertMany(_ context.Context, params []store.EventInser
 	defer s.mu.Unlock()
 	if s.err != nil {
 		return nil, s.err
+	}
+	for _, p := range params {
+		if s.refuse != nil && s.refuse(p) {
+			return nil, errors.New("row refused")
+		}
 	}
 	if s.firsts == nil {
 		s.firsts = map[[2]string]string{}
@@ -729,4 +737,47 @@ func headerOf(m map[string]string) http.Header {
 		h.Set(k, v)
 	}
 	return h
+}
+
+// TestBatchFailureCostsOnlyTheBadEvent: when the store refuses a batch
+// because of one event, the others in it are stored all the same.
+func TestBatchFailureCostsOnlyTheBadEvent(t *testing.T) {
+	t.Parallel()
+	st := &fakeStore{refuse: func(p store.EventInsertParams) bool { return p.Event.Type == "bad" }}
+	h := New(Options{Store: st, Queue: &fakeQueue{}, Catalog: testCatalog})
+	params := []store.EventInsertParams{
+		{Event: webhook.Event{ID: "evt_1", Source: "github", Type: "good"}},
+		{Event: webhook.Event{ID: "evt_2", Source: "github", Type: "bad"}},
+		{Event: webhook.Event{ID: "evt_3", Source: "github", Type: "good"}},
+	}
+	out, err := h.insert(context.Background(), params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out[0].err != nil || out[2].err != nil || out[1].err == nil {
+		t.Fatalf("outcomes = %+v; want only the bad event to fail", out)
+	}
+	if got := len(st.stored()); got != 2 {
+		t.Fatalf("stored %d events, want the 2 good ones", got)
+	}
+}
+
+func TestCleanText(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in   string
+		max  int
+		want string
+	}{
+		{"issues.opened", 256, "issues.opened"},
+		{"a\x00b\nc\x7f", 256, "abc"},
+		{"bad\xffutf8", 256, "bad\uFFFDutf8"},
+		{"héllo", 2, "h"}, // never cuts inside a character
+		{"héllo", 3, "hé"},
+	}
+	for _, tt := range tests {
+		if got := cleanText(tt.in, tt.max); got != tt.want {
+			t.Errorf("cleanText(%q, %d) = %q, want %q", tt.in, tt.max, got, tt.want)
+		}
+	}
 }
