@@ -937,11 +937,9 @@ func setupWith(t *testing.T, configure func(cfg *config.Config), adjust func(opt
 		records: newWatch[attemptRecord](),
 		stderr:  &syncBuffer{},
 	}
-	dbPath, ok := cfg.SQLitePath()
-	if !ok {
-		t.Fatalf("DatabaseURL %q is not sqlite://", cfg.DatabaseURL)
+	if dbPath, ok := cfg.SQLitePath(); ok {
+		ta.dbPath = dbPath // checkRows reads the file directly
 	}
-	ta.dbPath = dbPath
 	var st store.Store // set before Start; read by the engine's workers after
 	opts := app.Options{
 		Logger:   slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hookd/hookd/internal/receiver"
+)
+
+// freshPostgres returns the URL of a new schema on the test PostgreSQL
+// (HOOKD_TEST_POSTGRES_URL, default the local server), dropped at the end.
+func freshPostgres(t *testing.T) string {
+	t.Helper()
+	base := os.Getenv("HOOKD_TEST_POSTGRES_URL")
+	if base == "" {
+		base = "postgres://root@127.0.0.1:5432/test?sslmode=disable"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatalf("PostgreSQL at %s: %v (start it with pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start)", base, err)
+	}
+	defer conn.Close(ctx)
+	b := make([]byte, 6)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	schema := "hookd_cmd_test_" + hex.EncodeToString(b)
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if conn, err := pgx.Connect(ctx, base); err == nil {
+			_, _ = conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
+			conn.Close(ctx)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// TestSplitRolesOnPostgres runs `hookd migrate`, then `hookd serve --role
+// api` and two `hookd worker` processes sharing one PostgreSQL schema:
+// everything sent to the api process is delivered by the workers, and the
+// api process itself delivers nothing.
+func TestSplitRolesOnPostgres(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	dbURL := freshPostgres(t)
+	arrived := newArrivedSet()
+	rcv := startReceiver(t, receiver.Always(http.StatusOK), arrived.add)
+	env, _ := serveSetup(t, dir, rcv.URL(), "", false)
+	env = append(env, "DATABASE_URL="+dbURL, "HOOKD_MIGRATE=false") // the later value wins
+
+	migrate := startHookd(t, dir, env, "migrate")
+	if code := migrate.waitExit(t, 30*time.Second); code != 0 {
+		t.Fatalf("hookd migrate exited %d", code)
+	}
+	api := startHookd(t, dir, env, "serve", "--role", "api")
+	base := api.waitReady(t, 20*time.Second)
+	var workerBase string
+	for range 2 {
+		workerBase = startHookd(t, dir, env, "worker").waitReady(t, 20*time.Second)
+	}
+
+	client := newClient(t, false)
+	var ns []int
+	for n := range 50 {
+		if _, ok := postAccepted(client, base, n); !ok {
+			t.Fatalf("webhook %d not accepted", n)
+		}
+		ns = append(ns, n)
+	}
+	if missing := arrived.waitAll(t, ns, 30*time.Second); len(missing) > 0 {
+		t.Fatalf("not delivered: %v", missing)
+	}
+	// A worker serves no webhooks, and says where to send them.
+	status, raw, err := post(client, workerBase+"/webhook/burst", []byte(`{"n":999}`))
+	if err != nil || status != http.StatusNotFound || !strings.Contains(string(raw), "not_served_here") {
+		t.Fatalf("webhook to a worker: %d %s, %v; want 404 not_served_here", status, raw, err)
+	}
+}
