@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"crypto/rand"
 	"encoding/hex"
 	"net/http"
@@ -68,7 +69,7 @@ func TestSplitRolesOnPostgres(t *testing.T) {
 	arrived := newArrivedSet()
 	rcv := startReceiver(t, receiver.Always(http.StatusOK), arrived.add)
 	env, _ := serveSetup(t, dir, rcv.URL(), "", false)
-	env = append(env, "DATABASE_URL="+dbURL, "HOOKD_MIGRATE=false") // the later value wins
+	env = append(env, "DATABASE_URL="+dbURL, "HOOKD_MIGRATE=false", "HOOKD_ADMIN_PASSWORD=split-roles-pw") // later values win
 
 	migrate := startHookd(t, dir, env, "migrate")
 	if code := migrate.waitExit(t, 30*time.Second); code != 0 {
@@ -92,8 +93,46 @@ func TestSplitRolesOnPostgres(t *testing.T) {
 	if missing := arrived.waitAll(t, ns, 30*time.Second); len(missing) > 0 {
 		t.Fatalf("not delivered: %v", missing)
 	}
+	// A destination created through the api process reaches the workers,
+	// which started before it existed: they must not dead-letter its
+	// deliveries as "no longer configured".
+	late := newArrivedSet()
+	rcv2 := startReceiver(t, receiver.Always(http.StatusOK), late.add)
+	status, raw, err := post(client, base+"/api/auth/login", []byte(`{"username":"admin","password":"split-roles-pw"}`))
+	if err != nil || status != http.StatusOK {
+		t.Fatalf("login: %d %s, %v", status, raw, err)
+	}
+	var login struct{ Token string }
+	if err := json.Unmarshal(raw, &login); err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest(http.MethodPost, base+"/api/destinations",
+		strings.NewReader(`{"name":"late","url":"`+rcv2.URL()+`/late","sources":["burst"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+login.Token)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
+		t.Fatalf("create destination: %d", resp.StatusCode)
+	}
+	var lateNs []int
+	for n := 100; n < 110; n++ {
+		if _, ok := postAccepted(client, base, n); !ok {
+			t.Fatalf("webhook %d not accepted", n)
+		}
+		lateNs = append(lateNs, n)
+	}
+	if missing := late.waitAll(t, lateNs, 30*time.Second); len(missing) > 0 {
+		t.Fatalf("not delivered to the destination created at run time: %v", missing)
+	}
+
 	// A worker serves no webhooks, and says where to send them.
-	status, raw, err := post(client, workerBase+"/webhook/burst", []byte(`{"n":999}`))
+	status, raw, err = post(client, workerBase+"/webhook/burst", []byte(`{"n":999}`))
 	if err != nil || status != http.StatusNotFound || !strings.Contains(string(raw), "not_served_here") {
 		t.Fatalf("webhook to a worker: %d %s, %v; want 404 not_served_here", status, raw, err)
 	}

@@ -64,6 +64,10 @@ type App struct {
 	engine   *delivery.Engine
 	api      *api.Server
 	hub      *stream.Hub
+	catalog  *catalog.Catalog
+	// stopReload ends the catalog's periodic reload (shared stores only).
+	stopReload context.CancelFunc
+	reloaded   chan struct{}
 	ingest   *ingest.Handler
 	server   *http.Server
 	listener net.Listener
@@ -120,7 +124,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 			opts.AfterRecord(p)
 		}
 	}
-	a := &App{cfg: cfg, opts: opts, log: opts.Logger, store: st, hub: hub, served: make(chan error, 1)}
+	a := &App{cfg: cfg, opts: opts, log: opts.Logger, store: st, hub: hub, catalog: cat, served: make(chan error, 1)}
 	a.api = api.New(api.Options{
 		Store: st, Catalog: cat, Queue: q, Hub: hub,
 		Tokens:  auth.NewTokens(secret, cmp.Or(opts.TokenTTL, cfg.TokenTTL), nil),
@@ -181,6 +185,10 @@ func (a *App) Start(ctx context.Context) error {
 	if err := a.ingest.Start(ctx); err != nil {
 		return err
 	}
+	if _, exclusive := a.store.(store.Exclusive); !exclusive {
+		// Other processes change the catalog through the API too.
+		a.startCatalogReload(ctx)
+	}
 	ln := a.opts.Listener
 	if ln == nil {
 		var err error
@@ -199,6 +207,30 @@ func (a *App) Start(ctx context.Context) error {
 
 // StartDelivery starts delivery when Options.DeferDelivery held it back.
 func (a *App) StartDelivery(ctx context.Context) error { return a.engine.Start(ctx) }
+
+// catalogReloadInterval is how soon a process sees sources and destinations
+// that another process changed through the API.
+const catalogReloadInterval = 5 * time.Second
+
+func (a *App) startCatalogReload(ctx context.Context) {
+	ctx, a.stopReload = context.WithCancel(context.WithoutCancel(ctx))
+	a.reloaded = make(chan struct{})
+	go func() {
+		defer close(a.reloaded)
+		t := time.NewTicker(catalogReloadInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := a.catalog.Reload(ctx); err != nil && ctx.Err() == nil {
+					a.log.Warn("catalog reload failed", "err", err)
+				}
+			}
+		}
+	}()
+}
 
 // Addr is the address being served, after Start.
 func (a *App) Addr() string { return a.listener.Addr().String() }
@@ -223,6 +255,10 @@ func (a *App) Stop(ctx context.Context) error {
 		}
 		a.ingest.Stop()
 		a.engine.Stop()
+		if a.stopReload != nil {
+			a.stopReload()
+			<-a.reloaded
+		}
 		if err := a.store.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close store: %w", err))
 		}

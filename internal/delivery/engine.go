@@ -91,6 +91,12 @@ type Options struct {
 	Publisher Publisher
 }
 
+// Reloader is implemented by catalogs that other processes can change; the
+// engine reloads before deciding that a delivery's destination is gone.
+type Reloader interface {
+	Reload(ctx context.Context) error
+}
+
 // Publisher takes live status changes.
 type Publisher interface {
 	Publish(c stream.Change)
@@ -350,17 +356,26 @@ func (e *Engine) attempt(job webhook.Job, token string) {
 
 	var retryAfter time.Duration
 	dest, ok := e.opts.Catalog.Destination(d.Destination)
+	if r, reloads := e.opts.Catalog.(Reloader); !ok && reloads {
+		// Another process may have created it since this one last looked:
+		// look again before calling it removed.
+		ctx, cancel := context.WithTimeout(e.hard, 10*time.Second)
+		err := r.Reload(ctx)
+		cancel()
+		if err != nil {
+			log.Warn("catalog reload failed; the delivery will be tried again", "err", err)
+			e.release(d.ID, token, e.opts.Now().Add(e.opts.PollInterval))
+			return
+		}
+		dest, ok = e.opts.Catalog.Destination(d.Destination)
+	}
 	if !ok {
 		attempt.Error = fmt.Sprintf("destination %q is no longer configured", d.Destination)
 	} else {
 		res := e.send(dest, job)
 		if res.err != nil && e.hard.Err() != nil {
 			// Cancelled by shutdown, not the receiver's fault: hand it back.
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			if err := e.opts.Store.DeliveryReleaseLeases(ctx, []store.LeaseReleaseParams{{DeliveryID: d.ID, LeaseToken: token, DueAt: e.opts.Now()}}); err != nil {
-				log.Warn("release on shutdown failed; the lease will run out", "err", err)
-			}
+			e.release(d.ID, token, e.opts.Now())
 			return
 		}
 		attempt.StatusCode = res.status
@@ -405,6 +420,16 @@ func (e *Engine) attempt(job webhook.Job, token string) {
 			EventType: job.Event.Type, Status: eventStatus, DeliveryStatus: params.Status, Attempt: number,
 			StatusCode: attempt.StatusCode, Error: attempt.Error, At: finished.UTC(),
 		})
+	}
+}
+
+// release hands a leased delivery back, due at dueAt, without counting an
+// attempt. If that fails the lease simply runs out.
+func (e *Engine) release(deliveryID, token string, dueAt time.Time) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := e.opts.Store.DeliveryReleaseLeases(ctx, []store.LeaseReleaseParams{{DeliveryID: deliveryID, LeaseToken: token, DueAt: dueAt}}); err != nil {
+		e.opts.Logger.Warn("release failed; the lease will run out", "delivery", deliveryID, "err", err)
 	}
 }
 
