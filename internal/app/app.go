@@ -57,23 +57,23 @@ type Options struct {
 
 // App is one running hookd.
 type App struct {
-	cfg      config.Config
-	opts     Options
-	log      *slog.Logger
-	store    store.Store
-	engine   *delivery.Engine
-	api      *api.Server
-	hub      *stream.Hub
-	catalog  *catalog.Catalog
+	cfg     config.Config
+	opts    Options
+	log     *slog.Logger
+	store   store.Store
+	engine  *delivery.Engine
+	api     *api.Server
+	hub     *stream.Hub
+	catalog *catalog.Catalog
 	// stopReload ends the catalog's periodic reload (shared stores only).
 	stopReload context.CancelFunc
 	reloaded   chan struct{}
-	ingest   *ingest.Handler
-	server   *http.Server
-	listener net.Listener
-	served   chan error
-	stopOnce sync.Once
-	stopErr  error
+	ingest     *ingest.Handler
+	server     *http.Server
+	listener   net.Listener
+	served     chan error
+	stopOnce   sync.Once
+	stopErr    error
 }
 
 // New opens the store and wires every part; nothing runs until Start.
