@@ -1,62 +1,15 @@
 package main
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"net/http"
-	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
+	"github.com/hookd/hookd/internal/pgtest"
 	"github.com/hookd/hookd/internal/receiver"
 )
-
-// freshPostgres returns the URL of a new schema on the test PostgreSQL
-// (HOOKD_TEST_POSTGRES_URL, default the local server), dropped at the end.
-func freshPostgres(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv("HOOKD_TEST_POSTGRES_URL")
-	if base == "" {
-		base = "postgres://root@127.0.0.1:5432/test?sslmode=disable"
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("PostgreSQL at %s: %v (start it with pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start)", base, err)
-	}
-	defer conn.Close(ctx)
-	b := make([]byte, 6)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	schema := "hookd_cmd_test_" + hex.EncodeToString(b)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if conn, err := pgx.Connect(ctx, base); err == nil {
-			_, _ = conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
-			conn.Close(ctx)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
 
 // TestSplitRolesOnPostgres runs `hookd migrate`, then `hookd serve --role
 // api` and two `hookd worker` processes sharing one PostgreSQL schema:
@@ -65,7 +18,7 @@ func freshPostgres(t *testing.T) string {
 func TestSplitRolesOnPostgres(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	dbURL := freshPostgres(t)
+	dbURL, _ := pgtest.Schema(t, "hookd_cmd_test")
 	arrived := newArrivedSet()
 	rcv := startReceiver(t, receiver.Always(http.StatusOK), arrived.add)
 	env, _ := serveSetup(t, dir, rcv.URL(), "", false)

@@ -2,20 +2,18 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/hookd/hookd/internal/ids"
+	"github.com/hookd/hookd/internal/pgtest"
 	"github.com/hookd/hookd/internal/store"
 	"github.com/hookd/hookd/internal/store/postgres"
 	"github.com/hookd/hookd/internal/store/storetest"
@@ -26,77 +24,11 @@ import (
 // own that is dropped when its test ends, so tests run in parallel and
 // leave nothing behind.
 
-const defaultURL = "postgres://root@127.0.0.1:5432/test?sslmode=disable"
-
-func testURL() string {
-	if u := os.Getenv("HOOKD_TEST_POSTGRES_URL"); u != "" {
-		return u
-	}
-	return defaultURL
-}
-
-// adminPool creates and drops the test schemas.
-var (
-	adminOnce sync.Once
-	admin     *pgxpool.Pool
-	adminErr  error
-)
-
-func adminPool(tb testing.TB) *pgxpool.Pool {
-	tb.Helper()
-	adminOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		admin, adminErr = pgxpool.New(ctx, testURL())
-		if adminErr == nil {
-			adminErr = admin.Ping(ctx)
-		}
-	})
-	if adminErr != nil {
-		tb.Fatalf("PostgreSQL at %s does not answer: %v\n"+
-			"Start the local server with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start\n"+
-			"or point HOOKD_TEST_POSTGRES_URL at another one.", testURL(), adminErr)
-	}
-	return admin
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if admin != nil {
-		admin.Close()
-	}
-	os.Exit(code)
-}
-
 // freshSchema creates an empty schema, drops it when the test ends, and
 // returns a URL whose connections work in it.
 func freshSchema(tb testing.TB) (dbURL, schema string) {
 	tb.Helper()
-	pool := adminPool(tb)
-	var b [6]byte
-	rand.Read(b[:])
-	schema = "hookd_test_" + hex.EncodeToString(b[:])
-	if _, err := pool.Exec(context.Background(), "CREATE SCHEMA "+schema); err != nil {
-		tb.Fatalf("create schema: %v", err)
-	}
-	tb.Cleanup(func() {
-		if _, err := pool.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			tb.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	return withSearchPath(testURL(), schema), schema
-}
-
-// withSearchPath sets the search_path runtime parameter, which pgx passes
-// to the server for every connection it opens.
-func withSearchPath(raw, schema string) string {
-	if u, err := url.Parse(raw); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
-		q := u.Query()
-		q.Set("search_path", schema)
-		u.RawQuery = q.Encode()
-		return u.String()
-	}
-	return raw + " search_path=" + schema // a key=value DSN
+	return pgtest.Schema(tb, "hookd_test")
 }
 
 // openAt opens a store on dbURL and closes it when the test ends (before
@@ -411,7 +343,12 @@ func migrationCount(t *testing.T) int {
 func appliedMigrations(t *testing.T, schema string) int {
 	t.Helper()
 	var n int
-	if err := adminPool(t).QueryRow(context.Background(), `SELECT count(*) FROM `+schema+`.schema_migrations`).Scan(&n); err != nil {
+	conn, err := pgx.Connect(context.Background(), pgtest.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if err := conn.QueryRow(context.Background(), `SELECT count(*) FROM `+schema+`.schema_migrations`).Scan(&n); err != nil {
 		t.Fatalf("read schema_migrations: %v", err)
 	}
 	return n
