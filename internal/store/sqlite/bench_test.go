@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hookd/hookd/internal/ids"
 	"github.com/hookd/hookd/internal/store"
 	"github.com/hookd/hookd/internal/store/sqlite"
+	"github.com/hookd/hookd/internal/store/storetest"
 	"github.com/hookd/hookd/internal/webhook"
 )
 
@@ -25,87 +25,16 @@ func benchStore(b *testing.B) *sqlite.Store {
 	return s
 }
 
-func benchEvent(now time.Time) store.EventInsertParams {
-	ev := webhook.Event{
-		ID: ids.New(ids.Event), Source: "bench", Type: "bench.event",
-		Body:        []byte(`{"type":"bench.event","n":1,"pad":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}`),
-		ContentType: "application/json", Headers: map[string]string{"Content-Type": "application/json", "User-Agent": "bench"},
-		ReceivedAt: now, Status: webhook.StatusPending,
-	}
-	return store.EventInsertParams{Event: ev, Deliveries: []webhook.Delivery{{
-		ID: ids.New(ids.Delivery), EventID: ev.ID, Destination: "receiver",
-		Status: webhook.StatusPending, NextAttemptAt: now, CreatedAt: now,
-	}}}
-}
-
 // BenchmarkEventInsertMany measures durable (fsynced) event inserts per
 // batch size; ns/op is per event.
 func BenchmarkEventInsertMany(b *testing.B) {
-	for _, size := range []int{1, 16, 64, 256} {
-		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
-			s := benchStore(b)
-			ctx := context.Background()
-			now := time.Now()
-			batch := make([]store.EventInsertParams, size)
-			b.ResetTimer()
-			for i := 0; i < b.N; i += size {
-				for j := range batch {
-					batch[j] = benchEvent(now)
-				}
-				if _, err := s.EventInsertMany(ctx, batch); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
+	storetest.BenchEventInsertMany(b, func(b *testing.B) store.Store { return benchStore(b) })
 }
 
-// BenchmarkClaimAndRecord measures the delivery path's store work: claim a
-// batch of due deliveries, then record a successful attempt for each.
-// ns/op is per delivery.
+// BenchmarkClaimAndRecord measures the delivery path's store work; ns/op is
+// per delivery.
 func BenchmarkClaimAndRecord(b *testing.B) {
-	for _, size := range []int{1, 64} {
-		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
-			s := benchStore(b)
-			ctx := context.Background()
-			now := time.Now()
-			pending := make([]store.EventInsertParams, 0, 256)
-			for i := 0; i < b.N; i++ {
-				pending = append(pending, benchEvent(now))
-				if len(pending) == cap(pending) || i == b.N-1 {
-					if _, err := s.EventInsertMany(ctx, pending); err != nil {
-						b.Fatal(err)
-					}
-					pending = pending[:0]
-				}
-			}
-			b.ResetTimer()
-			for done := 0; done < b.N; {
-				token := ids.New("lease_")
-				res, err := s.DeliveryClaimDue(ctx, store.DeliveryClaimParams{
-					Now: now, LeaseUntil: now.Add(time.Minute), LeaseToken: token, Limit: size,
-					Quotas: []store.DestinationQuota{{Destination: "receiver", Limit: size}},
-				})
-				if err != nil {
-					b.Fatal(err)
-				}
-				if len(res.Jobs) == 0 {
-					b.Fatalf("nothing to claim after %d of %d", done, b.N)
-				}
-				params := make([]store.AttemptRecordParams, len(res.Jobs))
-				for i, j := range res.Jobs {
-					params[i] = store.AttemptRecordParams{
-						Attempt: webhook.Attempt{ID: ids.New(ids.Attempt), DeliveryID: j.Delivery.ID, Number: 1, StartedAt: now, StatusCode: 200},
-						EventID: j.Event.ID, LeaseToken: token, Status: webhook.StatusSuccess, UpdatedAt: now,
-					}
-				}
-				if _, err := s.DeliveryRecordAttempts(ctx, params); err != nil {
-					b.Fatal(err)
-				}
-				done += len(res.Jobs)
-			}
-		})
-	}
+	storetest.BenchClaimAndRecord(b, func(b *testing.B) store.Store { return benchStore(b) })
 }
 
 // deepStore is a store holding a million events from 4 sources, built once
@@ -123,7 +52,7 @@ var deepStore = sync.OnceValues(func() (*sqlite.Store, error) {
 	now := time.Now().Add(-time.Hour)
 	batch := make([]store.EventInsertParams, 0, 256)
 	for i := range deepEvents {
-		p := benchEvent(now.Add(time.Duration(i) * time.Millisecond))
+		p := storetest.BenchEvent(now.Add(time.Duration(i) * time.Millisecond))
 		p.Event.Source = []string{"github", "stripe", "shopify", "internal"}[i%4]
 		if i%10 == 0 {
 			p.Event.Status = webhook.StatusPermanentFailure
