@@ -53,7 +53,10 @@ type Options struct {
 	// deliveries/s measures draining a backlog with nothing competing.
 	DeferDelivery bool
 	// Dir holds the store; a temporary directory when empty.
-	Dir  string
+	Dir string
+	// DatabaseURL, when set, is the store instead (postgres://…); it
+	// should be empty, since the figures count only this run's events.
+	DatabaseURL string
 	JSON bool
 	Out  io.Writer
 	// CPUProfile, when set, writes a CPU profile of the run there.
@@ -111,6 +114,7 @@ and the process's peak RSS (which includes the senders and the receiver).`,
 	f.IntVar(&opts.Destinations, "destinations", 1, "destinations subscribed to the source (0: ingest only)")
 	f.BoolVar(&opts.DeferDelivery, "defer-delivery", false, "start delivering only when sending ends, and time the drain alone")
 	f.StringVar(&opts.Dir, "dir", "", "directory for the store (default: a temporary one)")
+	f.StringVar(&opts.DatabaseURL, "database-url", "", "use this store instead of a temporary SQLite file (postgres://…; use an empty database or schema)")
 	f.BoolVar(&opts.JSON, "json", false, "print the result as JSON")
 	f.StringVar(&opts.CPUProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	return cmd
@@ -190,6 +194,9 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 
 	cfg := config.Default()
 	cfg.DatabaseURL = "sqlite://" + dir + "/hookd.db"
+	if opts.DatabaseURL != "" {
+		cfg.DatabaseURL = opts.DatabaseURL
+	}
 	cfg.AllowPrivateDestinations = true
 	cfg.Workers = max(opts.Workers, 1)
 	cfg.Sources = []webhook.Source{{Name: "bench", MaxBodyBytes: config.DefaultMaxBodyBytes}}
