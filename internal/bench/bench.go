@@ -57,8 +57,8 @@ type Options struct {
 	// DatabaseURL, when set, is the store instead (postgres://…); it
 	// should be empty, since the figures count only this run's events.
 	DatabaseURL string
-	JSON bool
-	Out  io.Writer
+	JSON        bool
+	Out         io.Writer
 	// CPUProfile, when set, writes a CPU profile of the run there.
 	CPUProfile string
 }
