@@ -39,6 +39,13 @@ type Store interface {
 	// lets it come due again.
 	DeliveryClaimDue(ctx context.Context, params DeliveryClaimParams) (DeliveryClaimResult, error)
 
+	// DeliveryLeaseByID leases the named deliveries that are due and not
+	// leased, as DeliveryClaimDue would, and returns them as jobs in the
+	// order given; the others (done, leased by someone else, not yet due,
+	// unknown) are skipped. Queues that order work outside the store (Redis)
+	// claim through it, so the store's lease stays the one truth.
+	DeliveryLeaseByID(ctx context.Context, params DeliveryLeaseByIDParams) ([]webhook.Job, error)
+
 	// DeliveryRecordAttempts stores attempts and moves each delivery to its
 	// new status, and recomputes the status of their events, in one
 	// transaction, returning each param's event status afterwards. A result
@@ -155,6 +162,14 @@ type DeliveryClaimParams struct {
 	// whose destination is not in Quotas (it was removed), so that they can
 	// be brought to a final state.
 	Others int
+}
+
+// DeliveryLeaseByIDParams names deliveries to lease.
+type DeliveryLeaseByIDParams struct {
+	IDs        []string
+	Now        time.Time
+	LeaseUntil time.Time
+	LeaseToken string
 }
 
 // DestinationQuota caps one destination's share of a claim.

@@ -218,6 +218,47 @@ SELECT l.id, l.event_id, l.destination, l.status, l.attempts, l.due_at, l.last_e
 FROM leased l JOIN events e ON e.id = l.event_id
 ORDER BY l.ord, l.due_at`
 
+// leaseByIDSQL leases the named deliveries that are due, skipping rows
+// another claimer holds locked, and returns them in the order named.
+const leaseByIDSQL = `WITH want AS (
+	SELECT id, min(ord) AS ord FROM unnest($1::text[]) WITH ORDINALITY AS w (id, ord) GROUP BY id
+), picked AS (
+	SELECT d.id, d.next_attempt_at AS due_at, want.ord FROM deliveries d JOIN want ON want.id = d.id
+	WHERE d.status IN ('pending', 'failed') AND d.next_attempt_at <= $2
+	FOR UPDATE OF d SKIP LOCKED
+), leased AS (
+	UPDATE deliveries d SET next_attempt_at = $3, lease_token = $4
+	FROM picked WHERE d.id = picked.id
+	RETURNING d.id, d.event_id, d.destination, d.status, d.attempts, picked.due_at, d.last_error, d.created_at, d.updated_at, picked.ord
+)
+SELECT l.id, l.event_id, l.destination, l.status, l.attempts, l.due_at, l.last_error, l.created_at, l.updated_at,
+	e.source, e.type, e.body, e.content_type, e.received_at, e.status
+FROM leased l JOIN events e ON e.id = l.event_id
+ORDER BY l.ord`
+
+// DeliveryLeaseByID implements store.Store.
+func (s *Store) DeliveryLeaseByID(ctx context.Context, p store.DeliveryLeaseByIDParams) ([]webhook.Job, error) {
+	if err := s.open(); err != nil {
+		return nil, err
+	}
+	if len(p.IDs) == 0 {
+		return nil, nil
+	}
+	var jobs []webhook.Job
+	err := s.send(ctx, func(b *pgx.Batch) {
+		jobs = nil
+		b.Queue(leaseByIDSQL, p.IDs, p.Now, p.LeaseUntil, p.LeaseToken).Query(func(rows pgx.Rows) error {
+			var err error
+			jobs, err = pgx.CollectRows(rows, scanJob)
+			return err
+		})
+	})
+	if err != nil {
+		return nil, s.fail("lease by id", err)
+	}
+	return jobs, nil
+}
+
 // nextDueSQL finds, per destination, the earliest due time among rows that
 // are not leased. It runs after claimSQL in the same transaction, so it
 // does not see the rows just leased as waiting. Leased rows do not count:

@@ -343,6 +343,52 @@ func (s *Store) deliveryClaimDue(tx writeTx, p store.DeliveryClaimParams) (store
 	return result, nil
 }
 
+// DeliveryLeaseByID implements store.Store.
+func (s *Store) DeliveryLeaseByID(ctx context.Context, p store.DeliveryLeaseByIDParams) ([]webhook.Job, error) {
+	if len(p.IDs) == 0 {
+		return nil, nil
+	}
+	list, _ := json.Marshal(p.IDs) // a []string always marshals
+	var jobs []webhook.Job
+	err := s.inWrite(ctx, false, func(tx writeTx) error {
+		rows, err := tx.QueryContext(tx.ctx, `SELECT `+jobColumns+`
+			FROM json_each(?) AS want JOIN deliveries d ON d.id = want.value JOIN events e ON e.id = d.event_id
+			WHERE d.status IN ('pending', 'failed') AND d.next_attempt_at <= ?
+			ORDER BY want.key`, string(list), micros(p.Now))
+		if err != nil {
+			return fmt.Errorf("sqlite: select by id: %w", err)
+		}
+		jobs = nil
+		seen := map[string]bool{}
+		for rows.Next() {
+			job, err := scanJob(rows)
+			if err != nil {
+				rows.Close()
+				return fmt.Errorf("sqlite: scan job: %w", err)
+			}
+			if !seen[job.Delivery.ID] { // an id named twice is leased once
+				seen[job.Delivery.ID] = true
+				jobs = append(jobs, job)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		lease := tx.stmt(s.st.lease)
+		for _, j := range jobs {
+			if _, err := lease.ExecContext(tx.ctx, micros(p.LeaseUntil), p.LeaseToken, j.Delivery.ID); err != nil {
+				return fmt.Errorf("sqlite: lease: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return jobs, nil
+}
+
 // DeliveryRecordAttempts implements store.Store.
 func (s *Store) DeliveryRecordAttempts(ctx context.Context, params []store.AttemptRecordParams) ([]webhook.Status, error) {
 	if len(params) == 0 {

@@ -40,6 +40,7 @@ func Run(t *testing.T, open Opener) {
 		"Settings":                      testSettings,
 		"ReleaseAllLeases":              testReleaseAll,
 		"WriteAfterClose":               testWriteAfterClose,
+		"LeaseByID":                     testLeaseByID,
 	}
 	for name, fn := range manageTests() {
 		tests[name] = fn
@@ -559,5 +560,43 @@ func testWriteAfterClose(t *testing.T, s store.Store) {
 	_, err := s.EventInsertMany(context.Background(), []store.EventInsertParams{newEvent("github", "a")})
 	if !errors.Is(err, webhook.ErrClosed) {
 		t.Fatalf("EventInsertMany after Close = %v, want ErrClosed", err)
+	}
+}
+
+func testLeaseByID(t *testing.T, s store.Store) {
+	due, later, held := newEvent("github", "a"), newEvent("github", "a"), newEvent("github", "b")
+	later.Deliveries[0].NextAttemptAt = base.Add(time.Hour)
+	insert(t, s, due, later, held)
+	claimWithToken(t, s, base, "other", quota("b", 1)) // someone else holds it
+	ctx := context.Background()
+	lease := func(now time.Time, token string, ids ...string) []webhook.Job {
+		t.Helper()
+		jobs, err := s.DeliveryLeaseByID(ctx, store.DeliveryLeaseByIDParams{IDs: ids, Now: now, LeaseUntil: now.Add(time.Minute), LeaseToken: token})
+		if err != nil {
+			t.Fatalf("DeliveryLeaseByID: %v", err)
+		}
+		return jobs
+	}
+	dueID := due.Deliveries[0].ID
+	jobs := lease(base, "mine", dueID, later.Deliveries[0].ID, held.Deliveries[0].ID, "dlv_unknown", dueID)
+	if len(jobs) != 1 || jobs[0].Delivery.ID != dueID || jobs[0].Event.ID != due.Event.ID || string(jobs[0].Event.Body) != string(due.Event.Body) {
+		t.Fatalf("leased %+v; want only the due, free delivery, once, with its event", jobs)
+	}
+	if res := claim(t, s, base, 10, quota("a", 10)); len(res.Jobs) != 0 {
+		t.Fatalf("a delivery leased by id was claimed again")
+	}
+	if again := lease(base.Add(30*time.Second), "third", dueID); len(again) != 0 {
+		t.Fatalf("a leased delivery was leased again by id")
+	}
+	// The lease is a real one: its token records the outcome.
+	record(t, s, jobs[0], "mine", webhook.StatusSuccess, time.Time{})
+	if d := delivery(t, s, due.Event.ID, dueID); d.Status != webhook.StatusSuccess {
+		t.Fatalf("delivery = %+v after recording with the by-id lease", d)
+	}
+	if none := lease(base.Add(2*time.Hour), "late", dueID); len(none) != 0 {
+		t.Fatalf("a delivered delivery was leased")
+	}
+	if got := lease(base.Add(2*time.Hour), "late", later.Deliveries[0].ID); len(got) != 1 {
+		t.Fatalf("the scheduled delivery was not leased once due: %+v", got)
 	}
 }
