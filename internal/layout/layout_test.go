@@ -51,7 +51,7 @@ func internal(name string) string { return module + "/internal/" + name }
 func TestDependencies(t *testing.T) {
 	t.Parallel()
 	pkgs := list(t)
-	concrete := []string{internal("app"), internal("store/sqlite"), internal("store/postgres"), internal("queue/embedded")}
+	concrete := []string{internal("app"), internal("store/sqlite"), internal("store/postgres"), internal("queue/embedded"), internal("queue/redis")}
 	rules := []struct {
 		pkg       string
 		forbidden []string

@@ -2,7 +2,9 @@
 // try next. The store stays the source of truth for every delivery's status;
 // a queue only orders work, leases it to one claimer at a time, and wakes
 // claimers when new work arrives. Implementations: embedded (the queue is
-// the store's deliveries table, woken in-process).
+// the store's deliveries table, woken in-process) and redis (per-destination
+// lists, a retry set and Pub/Sub wake-ups across processes; not yet
+// selectable by REDIS_URL).
 package queue
 
 import (

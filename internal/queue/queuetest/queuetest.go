@@ -4,6 +4,7 @@ package queuetest
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +24,10 @@ func Run(t *testing.T, open Opener) {
 		"ClaimLeasesCommitted":  testClaimLeases,
 		"ClaimRespectsQuotas":   testClaimQuotas,
 		"ScheduledNotClaimable": testScheduled,
+		// Added with the Redis queue.
+		"ScheduledBecomesClaimable": testScheduledBecomesClaimable,
+		"ClaimOthers":               testClaimOthers,
+		"ConcurrentClaimsDisjoint":  testConcurrentClaims,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -101,5 +106,88 @@ func testScheduled(t *testing.T, q queue.Queue, s store.Store) {
 	}
 	if d := res.NextDueAt.Sub(due); d < -time.Millisecond || d > time.Millisecond {
 		t.Fatalf("NextDueAt = %v, want %v", res.NextDueAt, due)
+	}
+}
+
+func testScheduledBecomesClaimable(t *testing.T, q queue.Queue, s store.Store) {
+	due := time.Now().Add(50 * time.Millisecond)
+	d := enqueue(t, q, s, "a", due)
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		res := claim(t, q, store.DestinationQuota{Destination: "a", Limit: 10})
+		if len(res.Jobs) == 0 {
+			time.Sleep(2 * time.Millisecond)
+			continue
+		}
+		if len(res.Jobs) != 1 || res.Jobs[0].Delivery.ID != d.ID {
+			t.Fatalf("claim = %+v", res)
+		}
+		if time.Now().Before(due) {
+			t.Fatal("claimed before the due time")
+		}
+		return
+	}
+	t.Fatal("scheduled delivery not claimable within 5s of its due time")
+}
+
+func testClaimOthers(t *testing.T, q queue.Queue, s store.Store) {
+	for range 2 {
+		enqueue(t, q, s, "a", time.Now())
+		enqueue(t, q, s, "gone", time.Now())
+	}
+	res, err := q.Claim(context.Background(), queue.ClaimParams{
+		Limit: 100, Lease: time.Minute,
+		Quotas: []store.DestinationQuota{{Destination: "a", Limit: 0}},
+		Others: 1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Jobs) != 1 || res.Jobs[0].Delivery.Destination != "gone" {
+		t.Fatalf("claim with Others 1 = %+v, want one job of gone", res.Jobs)
+	}
+}
+
+func testConcurrentClaims(t *testing.T, q queue.Queue, s store.Store) {
+	const n = 60
+	for i := range n {
+		enqueue(t, q, s, []string{"a", "b", "c"}[i%3], time.Now())
+	}
+	quotas := []store.DestinationQuota{{Destination: "a", Limit: 2}, {Destination: "b", Limit: 2}, {Destination: "c", Limit: 2}}
+	var mu sync.Mutex
+	got := map[string]int{}
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for range 4 {
+		wg.Go(func() {
+			for {
+				res, err := q.Claim(context.Background(), queue.ClaimParams{Limit: 5, Lease: time.Minute, Quotas: quotas})
+				if err != nil {
+					errs <- err
+					return
+				}
+				if len(res.Jobs) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, j := range res.Jobs {
+					got[j.Delivery.ID]++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if len(got) != n {
+		t.Fatalf("claimed %d distinct deliveries, want %d", len(got), n)
+	}
+	for id, c := range got {
+		if c != 1 {
+			t.Errorf("%s claimed %d times", id, c)
+		}
 	}
 }

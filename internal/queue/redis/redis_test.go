@@ -1,0 +1,522 @@
+package redis_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+	"go.uber.org/goleak"
+
+	"github.com/hookd/hookd/internal/ids"
+	"github.com/hookd/hookd/internal/queue"
+	"github.com/hookd/hookd/internal/queue/queuetest"
+	"github.com/hookd/hookd/internal/queue/redis"
+	"github.com/hookd/hookd/internal/store"
+	"github.com/hookd/hookd/internal/store/sqlite"
+	"github.com/hookd/hookd/internal/webhook"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+const startRedis = `redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no`
+
+// newClient connects to the test Redis (HOOKD_TEST_REDIS_URL, default
+// redis://127.0.0.1:6379/0) and fails the test when it does not answer.
+func newClient(t *testing.T) *goredis.Client {
+	t.Helper()
+	url := os.Getenv("HOOKD_TEST_REDIS_URL")
+	if url == "" {
+		url = "redis://127.0.0.1:6379/0"
+	}
+	opts, err := goredis.ParseURL(url)
+	if err != nil {
+		t.Fatalf("HOOKD_TEST_REDIS_URL: %v", err)
+	}
+	c := goredis.NewClient(opts)
+	t.Cleanup(func() { c.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if err := c.Ping(ctx).Err(); err != nil {
+		t.Fatalf("Redis at %s does not answer (%v); start it with: %s", url, err, startRedis)
+	}
+	return c
+}
+
+// newPrefix returns a key prefix of its own for this test and deletes its
+// keys when the test ends.
+func newPrefix(t *testing.T, c *goredis.Client) string {
+	t.Helper()
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	prefix := "hookdtest:" + hex.EncodeToString(b[:]) + ":"
+	t.Cleanup(func() { deleteKeys(t, c, prefix) })
+	return prefix
+}
+
+func deleteKeys(t *testing.T, c *goredis.Client, prefix string) {
+	t.Helper()
+	ctx := context.Background()
+	iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+	var keys []string
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	if err := iter.Err(); err != nil {
+		t.Errorf("scan %s*: %v", prefix, err)
+		return
+	}
+	if len(keys) > 0 {
+		if err := c.Del(ctx, keys...).Err(); err != nil {
+			t.Errorf("delete %s*: %v", prefix, err)
+		}
+	}
+}
+
+// fakeStore stands in for the store (not for Redis): it leases a known,
+// due delivery to one claimer until the lease runs out, and counts how often
+// each id was asked for, so tests can tell what Redis handed out.
+type fakeStore struct {
+	mu      sync.Mutex
+	items   map[string]*fakeItem
+	offered map[string]int
+	fail    error
+}
+
+type fakeItem struct {
+	dest       string
+	due        time.Time
+	leaseUntil time.Time
+}
+
+func newFakeStore() *fakeStore {
+	return &fakeStore{items: map[string]*fakeItem{}, offered: map[string]int{}}
+}
+
+func (f *fakeStore) add(dest string, due time.Time) queue.Item {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	id := ids.New(ids.Delivery)
+	f.items[id] = &fakeItem{dest: dest, due: due}
+	return queue.Item{DeliveryID: id, Destination: dest, DueAt: due}
+}
+
+func (f *fakeStore) DeliveryLeaseByID(ctx context.Context, p store.DeliveryLeaseByIDParams) ([]webhook.Job, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail != nil {
+		return nil, f.fail
+	}
+	var jobs []webhook.Job
+	for _, id := range p.IDs {
+		f.offered[id]++
+		it, ok := f.items[id]
+		if !ok || it.due.After(p.Now) || it.leaseUntil.After(p.Now) {
+			continue
+		}
+		it.leaseUntil = p.LeaseUntil
+		jobs = append(jobs, webhook.Job{Delivery: webhook.Delivery{ID: id, Destination: it.dest}})
+	}
+	return jobs, nil
+}
+
+type env struct {
+	client *goredis.Client
+	prefix string
+	store  *fakeStore
+}
+
+func setup(t *testing.T) env {
+	t.Helper()
+	c := newClient(t)
+	return env{client: c, prefix: newPrefix(t, c), store: newFakeStore()}
+}
+
+// queue returns a queue over e's prefix and store; own, when set, gives it a
+// Redis client of its own, as another process would have.
+func (e env) queue(t *testing.T, own bool, cfg redis.Config) *redis.Queue {
+	t.Helper()
+	c := e.client
+	if own {
+		c = newClient(t)
+	}
+	cfg.Prefix = e.prefix
+	q := redis.New(c, e.store, cfg)
+	t.Cleanup(func() { q.Close() })
+	return q
+}
+
+func notify(t *testing.T, q *redis.Queue, items ...queue.Item) {
+	t.Helper()
+	if err := q.Notify(context.Background(), items); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func claim(t *testing.T, q *redis.Queue, p queue.ClaimParams) queue.ClaimResult {
+	t.Helper()
+	if p.Limit == 0 {
+		p.Limit = 100
+	}
+	if p.Lease == 0 {
+		p.Lease = time.Minute
+	}
+	res, err := q.Claim(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func quota(dest string, n int) []store.DestinationQuota {
+	return []store.DestinationQuota{{Destination: dest, Limit: n}}
+}
+
+// claimUntil claims until want jobs arrived or five seconds passed.
+func claimUntil(t *testing.T, q *redis.Queue, p queue.ClaimParams, want int) []webhook.Job {
+	t.Helper()
+	var jobs []webhook.Job
+	deadline := time.Now().Add(5 * time.Second)
+	for len(jobs) < want && time.Now().Before(deadline) {
+		jobs = append(jobs, claim(t, q, p).Jobs...)
+		if len(jobs) < want {
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+	if len(jobs) != want {
+		t.Fatalf("claimed %d jobs within 5s, want %d", len(jobs), want)
+	}
+	return jobs
+}
+
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	c := newClient(t)
+	queuetest.Run(t, func(t *testing.T) (queue.Queue, store.Store) {
+		s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "hookd.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		q := redis.New(c, s, redis.Config{Prefix: newPrefix(t, c)})
+		t.Cleanup(func() { q.Close() })
+		return q, s
+	})
+}
+
+func TestNotifyThenClaim(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	q := e.queue(t, false, redis.Config{})
+	it := e.store.add("a", time.Now())
+	notify(t, q, it)
+
+	res := claim(t, q, queue.ClaimParams{Quotas: quota("a", 10)})
+	if len(res.Jobs) != 1 || res.Jobs[0].Delivery.ID != it.DeliveryID || res.LeaseToken == "" {
+		t.Fatalf("claim = %+v", res)
+	}
+	if again := claim(t, q, queue.ClaimParams{Quotas: quota("a", 10)}); len(again.Jobs) != 0 {
+		t.Fatalf("claimed a leased job again: %+v", again.Jobs)
+	}
+	st, err := q.Stats(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The lease guard waits in the retry set; nothing else is left.
+	if st.ReadyTotal != 0 || st.Processing != 0 || st.Scheduled != 1 {
+		t.Fatalf("stats = %+v, want only the lease guard", st)
+	}
+}
+
+func TestQuotasAndOthers(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	q := e.queue(t, false, redis.Config{})
+	now := time.Now()
+	for range 3 {
+		notify(t, q, e.store.add("a", now), e.store.add("b", now), e.store.add("c", now))
+	}
+	count := func(jobs []webhook.Job) map[string]int {
+		n := map[string]int{}
+		for _, j := range jobs {
+			n[j.Delivery.Destination]++
+		}
+		return n
+	}
+
+	res := claim(t, q, queue.ClaimParams{Quotas: []store.DestinationQuota{{Destination: "a", Limit: 1}, {Destination: "b", Limit: 2}}})
+	if n := count(res.Jobs); len(n) != 2 || n["a"] != 1 || n["b"] != 2 {
+		t.Fatalf("claimed %v, want a:1 b:2", n)
+	}
+	// Others takes destinations outside the quotas only.
+	res = claim(t, q, queue.ClaimParams{Quotas: quota("a", 0), Others: 2})
+	if n := count(res.Jobs); n["a"] != 0 || n["b"]+n["c"] != 2 {
+		t.Fatalf("claimed %v with Others 2, want 2 of b and c", n)
+	}
+	// Limit caps the whole claim.
+	res = claim(t, q, queue.ClaimParams{Limit: 1, Quotas: []store.DestinationQuota{{Destination: "a", Limit: 5}, {Destination: "c", Limit: 5}}})
+	if len(res.Jobs) != 1 {
+		t.Fatalf("claimed %d jobs with Limit 1", len(res.Jobs))
+	}
+	st, err := q.Stats(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.ReadyTotal != 9-6 || st.Processing != 0 {
+		t.Fatalf("stats = %+v, want 3 ready", st)
+	}
+}
+
+func TestScheduledBecomesDue(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	q := e.queue(t, false, redis.Config{})
+	due := time.Now().Add(50 * time.Millisecond)
+	it := e.store.add("a", due)
+	notify(t, q, it)
+
+	res := claim(t, q, queue.ClaimParams{Quotas: quota("a", 10)})
+	if len(res.Jobs) != 0 {
+		t.Fatalf("claimed a job before it was due")
+	}
+	if d := res.NextDueAt.Sub(due); d < -time.Microsecond || d > time.Microsecond {
+		t.Fatalf("NextDueAt = %v, want %v", res.NextDueAt, due)
+	}
+	jobs := claimUntil(t, q, queue.ClaimParams{Quotas: quota("a", 10)}, 1)
+	if jobs[0].Delivery.ID != it.DeliveryID {
+		t.Fatalf("claimed %s, want %s", jobs[0].Delivery.ID, it.DeliveryID)
+	}
+	if time.Now().Before(due) {
+		t.Fatalf("claimed before the due time")
+	}
+}
+
+func TestConcurrentClaimersDisjoint(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	queues := []*redis.Queue{e.queue(t, true, redis.Config{}), e.queue(t, true, redis.Config{})}
+	const perDest = 200
+	dests := []string{"a", "b", "c"}
+	var items []queue.Item
+	for range perDest {
+		for _, d := range dests {
+			items = append(items, e.store.add(d, time.Now()))
+		}
+	}
+	notify(t, queues[0], items...)
+
+	var mu sync.Mutex
+	got := map[string]int{}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for _, q := range queues {
+		for range 4 { // several claimers per process
+			wg.Go(func() {
+				for {
+					res, err := q.Claim(context.Background(), queue.ClaimParams{
+						Limit: 7, Lease: time.Minute,
+						Quotas: []store.DestinationQuota{{Destination: "a", Limit: 3}, {Destination: "b", Limit: 3}, {Destination: "c", Limit: 3}},
+					})
+					if err != nil {
+						errs <- err
+						return
+					}
+					if len(res.Jobs) == 0 {
+						return
+					}
+					mu.Lock()
+					for _, j := range res.Jobs {
+						got[j.Delivery.ID]++
+					}
+					mu.Unlock()
+				}
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if len(got) != len(items) {
+		t.Fatalf("claimed %d distinct deliveries, want %d", len(got), len(items))
+	}
+	for id, n := range got {
+		if n != 1 {
+			t.Errorf("%s claimed %d times", id, n)
+		}
+	}
+	// Redis itself handed each id out once: the store never had to refuse.
+	e.store.mu.Lock()
+	defer e.store.mu.Unlock()
+	for id, n := range e.store.offered {
+		if n != 1 {
+			t.Errorf("%s offered to the store %d times", id, n)
+		}
+	}
+}
+
+func TestReaperReturnsAbandoned(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	// The dead claimer pops and never leases: its store call fails.
+	deadStore := newFakeStore()
+	deadStore.fail = errors.New("claimer died")
+	dead := redis.New(newClient(t), deadStore, redis.Config{Prefix: e.prefix, PendingTimeout: 20 * time.Millisecond})
+	alive := e.queue(t, true, redis.Config{ReapInterval: -1})
+
+	var items []queue.Item
+	for range 5 {
+		items = append(items, e.store.add("a", time.Now()))
+	}
+	notify(t, alive, items...)
+	if _, err := dead.Claim(context.Background(), queue.ClaimParams{Limit: 10, Lease: time.Minute, Quotas: quota("a", 10)}); err == nil {
+		t.Fatal("dead claimer's Claim succeeded")
+	}
+	st, err := alive.Stats(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Processing != 5 || st.ReadyTotal != 0 {
+		t.Fatalf("after the dead claim, stats = %+v, want 5 processing", st)
+	}
+	jobs := claimUntil(t, alive, queue.ClaimParams{Quotas: quota("a", 10)}, 5)
+	want := map[string]bool{}
+	for _, it := range items {
+		want[it.DeliveryID] = true
+	}
+	for _, j := range jobs {
+		if !want[j.Delivery.ID] {
+			t.Errorf("claimed unknown %s", j.Delivery.ID)
+		}
+		delete(want, j.Delivery.ID)
+	}
+	if len(want) != 0 {
+		t.Fatalf("not returned by the reaper: %v", want)
+	}
+}
+
+func TestLeaseGuardAfterClaimerDies(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	q := e.queue(t, false, redis.Config{})
+	it := e.store.add("a", time.Now())
+	notify(t, q, it)
+	// The first claimer leases and dies: its short store lease runs out.
+	first := claim(t, q, queue.ClaimParams{Lease: 30 * time.Millisecond, Quotas: quota("a", 10)})
+	if len(first.Jobs) != 1 {
+		t.Fatalf("first claim = %+v", first)
+	}
+	jobs := claimUntil(t, q, queue.ClaimParams{Quotas: quota("a", 10)}, 1)
+	if jobs[0].Delivery.ID != it.DeliveryID {
+		t.Fatalf("claimed %s, want %s", jobs[0].Delivery.ID, it.DeliveryID)
+	}
+}
+
+func TestWakeFromOtherProcess(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	listener := e.queue(t, true, redis.Config{})
+	sender := e.queue(t, true, redis.Config{})
+	if err := listener.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-listener.Wake():
+		t.Fatal("woken before any Notify")
+	default:
+	}
+	notify(t, sender, e.store.add("a", time.Now()))
+	select {
+	case <-listener.Wake():
+	case <-time.After(5 * time.Second):
+		t.Fatal("Notify in another process did not wake the listener")
+	}
+	if err := listener.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := listener.Close(); err != nil { // idempotent
+		t.Fatal(err)
+	}
+}
+
+func TestRebuildAfterLoss(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	q := e.queue(t, false, redis.Config{})
+	var items []queue.Item
+	for i := range 20 {
+		items = append(items, e.store.add(fmt.Sprint("d", i%3), time.Now()))
+	}
+	items = append(items, e.store.add("d0", time.Now().Add(20*time.Millisecond)))
+	notify(t, q, items...)
+
+	deleteKeys(t, e.client, e.prefix) // what a FLUSHALL does to this queue
+	p := queue.ClaimParams{Quotas: []store.DestinationQuota{{Destination: "d0", Limit: 100}, {Destination: "d1", Limit: 100}, {Destination: "d2", Limit: 100}}}
+	if res := claim(t, q, p); len(res.Jobs) != 0 {
+		t.Fatalf("claimed %d jobs from an empty Redis", len(res.Jobs))
+	}
+
+	// Rebuild twice: duplicates in Redis cost refused leases, not double claims.
+	for range 2 {
+		if err := q.Rebuild(context.Background(), items); err != nil {
+			t.Fatal(err)
+		}
+	}
+	jobs := claimUntil(t, q, p, len(items))
+	seen := map[string]bool{}
+	for _, j := range jobs {
+		if seen[j.Delivery.ID] {
+			t.Fatalf("%s claimed twice", j.Delivery.ID)
+		}
+		seen[j.Delivery.ID] = true
+	}
+}
+
+func TestStartTwice(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	q := e.queue(t, false, redis.Config{})
+	if err := q.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Start(context.Background()); err == nil {
+		t.Fatal("second Start succeeded")
+	}
+}
+
+func TestRefusedIDsAskForAnotherLook(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	q := e.queue(t, false, redis.Config{})
+	it := e.store.add("a", time.Now())
+	notify(t, q, it)
+	notify(t, q, it) // a duplicate, as Rebuild may leave
+	if res := claim(t, q, queue.ClaimParams{Quotas: quota("a", 1)}); len(res.Jobs) != 1 {
+		t.Fatalf("first claim = %+v", res)
+	}
+	before := time.Now()
+	res := claim(t, q, queue.ClaimParams{Quotas: quota("a", 1)})
+	if len(res.Jobs) != 0 {
+		t.Fatalf("claimed a duplicate: %+v", res.Jobs)
+	}
+	if res.NextDueAt.IsZero() || res.NextDueAt.After(time.Now()) || res.NextDueAt.Before(before) {
+		t.Fatalf("NextDueAt = %v after a refused id, want now", res.NextDueAt)
+	}
+	st, err := q.Stats(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.ReadyTotal != 0 || st.Processing != 0 {
+		t.Fatalf("stats = %+v, want the duplicate gone", st)
+	}
+}
