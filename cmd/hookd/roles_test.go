@@ -1,28 +1,51 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
+
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/hookd/hookd/internal/pgtest"
 	"github.com/hookd/hookd/internal/receiver"
 )
 
 // TestSplitRolesOnPostgres runs `hookd migrate`, then `hookd serve --role
-// api` and two `hookd worker` processes sharing one PostgreSQL schema:
-// everything sent to the api process is delivered by the workers, and the
-// api process itself delivers nothing.
+// api` and two `hookd worker` processes sharing one PostgreSQL schema, with
+// the store's own queue and with Redis: everything sent to the api process
+// is delivered by the workers. With Redis, workers hear of new work at once
+// through Pub/Sub; without it, within their one-second poll.
 func TestSplitRolesOnPostgres(t *testing.T) {
 	t.Parallel()
+	for _, withRedis := range []bool{false, true} {
+		name := "store queue"
+		if withRedis {
+			name = "redis queue"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			splitRoles(t, withRedis)
+		})
+	}
+}
+
+func splitRoles(t *testing.T, withRedis bool) {
 	dir := t.TempDir()
-	dbURL, _ := pgtest.Schema(t, "hookd_cmd_test")
+	dbURL, schema := pgtest.Schema(t, "hookd_cmd_test")
 	arrived := newArrivedSet()
 	rcv := startReceiver(t, receiver.Always(http.StatusOK), arrived.add)
 	env, _ := serveSetup(t, dir, rcv.URL(), "", false)
 	env = append(env, "DATABASE_URL="+dbURL, "HOOKD_MIGRATE=false", "HOOKD_ADMIN_PASSWORD=split-roles-pw") // later values win
+	if withRedis {
+		prefix := schema + ":"
+		env = append(env, "REDIS_URL="+redisURL(), "HOOKD_REDIS_PREFIX="+prefix)
+		t.Cleanup(func() { deleteRedisKeys(t, prefix) })
+	}
 
 	migrate := startHookd(t, dir, env, "migrate")
 	if code := migrate.waitExit(t, 30*time.Second); code != 0 {
@@ -80,13 +103,42 @@ func TestSplitRolesOnPostgres(t *testing.T) {
 		}
 		lateNs = append(lateNs, n)
 	}
+	t.Logf("%s: first batch delivered", time.Now().Format(time.StampMilli))
 	if missing := late.waitAll(t, lateNs, 30*time.Second); len(missing) > 0 {
 		t.Fatalf("not delivered to the destination created at run time: %v", missing)
 	}
 
+	t.Logf("%s: late batch delivered", time.Now().Format(time.StampMilli))
 	// A worker serves no webhooks, and says where to send them.
 	status, raw, err = post(client, workerBase+"/webhook/burst", []byte(`{"n":999}`))
 	if err != nil || status != http.StatusNotFound || !strings.Contains(string(raw), "not_served_here") {
 		t.Fatalf("webhook to a worker: %d %s, %v; want 404 not_served_here", status, raw, err)
+	}
+}
+
+// redisURL is the test Redis (HOOKD_TEST_REDIS_URL, default the local one).
+func redisURL() string {
+	if u := os.Getenv("HOOKD_TEST_REDIS_URL"); u != "" {
+		return u
+	}
+	return "redis://127.0.0.1:6379/0"
+}
+
+// deleteRedisKeys removes every key under prefix.
+func deleteRedisKeys(t *testing.T, prefix string) {
+	opts, err := goredis.ParseURL(redisURL())
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	client := goredis.NewClient(opts)
+	defer client.Close()
+	ctx := context.Background()
+	iter := client.Scan(ctx, 0, prefix+"*", 100).Iterator()
+	for iter.Next(ctx) {
+		client.Del(ctx, iter.Val())
+	}
+	if err := iter.Err(); err != nil {
+		t.Errorf("clean redis keys: %v", err)
 	}
 }

@@ -25,7 +25,9 @@ import (
 	"github.com/hookd/hookd/internal/egress"
 	"github.com/hookd/hookd/internal/httpx"
 	"github.com/hookd/hookd/internal/ingest"
+	"github.com/hookd/hookd/internal/queue"
 	"github.com/hookd/hookd/internal/queue/embedded"
+	redisqueue "github.com/hookd/hookd/internal/queue/redis"
 	"github.com/hookd/hookd/internal/stats"
 	"github.com/hookd/hookd/internal/store"
 	"github.com/hookd/hookd/internal/stream"
@@ -65,6 +67,10 @@ type App struct {
 	api     *api.Server
 	hub     *stream.Hub
 	catalog *catalog.Catalog
+	// redisQueue and sweeper exist when REDIS_URL is set.
+	redisQueue  *redisqueue.Queue
+	sweeper     *delivery.Sweeper
+	redisClient io.Closer
 	// stopReload ends the catalog's periodic reload (shared stores only).
 	stopReload context.CancelFunc
 	reloaded   chan struct{}
@@ -101,7 +107,17 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		st.Close()
 		return nil, err
 	}
-	q := embedded.New(st, nil)
+	var q queue.Queue = embedded.New(st, nil)
+	var rq *redisqueue.Queue
+	var redisClient io.Closer
+	if cfg.RedisURL != "" {
+		rq, redisClient, err = openRedisQueue(ctx, cfg.RedisURL, cfg.RedisPrefix, st)
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+		q = rq
+	}
 	secret, err := jwtSecret(ctx, cfg, st)
 	if err != nil {
 		st.Close()
@@ -124,7 +140,10 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 			opts.AfterRecord(p)
 		}
 	}
-	a := &App{cfg: cfg, opts: opts, log: opts.Logger, store: st, hub: hub, catalog: cat, served: make(chan error, 1)}
+	a := &App{cfg: cfg, opts: opts, log: opts.Logger, store: st, hub: hub, catalog: cat, redisQueue: rq, redisClient: redisClient, served: make(chan error, 1)}
+	if rq != nil {
+		a.sweeper = delivery.NewSweeper(st, rq, 0, opts.Logger)
+	}
 	a.api = api.New(api.Options{
 		Store: st, Catalog: cat, Queue: q, Hub: hub,
 		Tokens:  auth.NewTokens(secret, cmp.Or(opts.TokenTTL, cfg.TokenTTL), nil),
@@ -175,6 +194,14 @@ func (a *App) Start(ctx context.Context) error {
 		}
 		if n > 0 {
 			a.log.Info("recovered deliveries left in flight by a previous run", "count", n)
+		}
+	}
+	if a.redisQueue != nil {
+		if err := a.redisQueue.Start(ctx); err != nil {
+			return fmt.Errorf("redis queue: %w", err)
+		}
+		if err := a.sweeper.Start(ctx); err != nil {
+			return err
 		}
 	}
 	if !a.opts.DeferDelivery && a.cfg.Role != config.RoleAPI {
@@ -258,6 +285,17 @@ func (a *App) Stop(ctx context.Context) error {
 		if a.stopReload != nil {
 			a.stopReload()
 			<-a.reloaded
+		}
+		if a.sweeper != nil {
+			a.sweeper.Stop()
+		}
+		if a.redisQueue != nil {
+			if err := a.redisQueue.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close redis queue: %w", err))
+			}
+			if err := a.redisClient.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close redis client: %w", err))
+			}
 		}
 		if err := a.store.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close store: %w", err))

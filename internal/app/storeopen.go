@@ -4,8 +4,12 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/hookd/hookd/internal/config"
+	redisqueue "github.com/hookd/hookd/internal/queue/redis"
 	"github.com/hookd/hookd/internal/store"
 	"github.com/hookd/hookd/internal/store/postgres"
 	"github.com/hookd/hookd/internal/store/sqlite"
@@ -59,4 +63,21 @@ func OpenShared(ctx context.Context, cfg config.Config) (store.Store, error) {
 		return nil, fmt.Errorf("DATABASE_URL: %q is neither sqlite:// nor postgres://", cfg.DatabaseURL)
 	}
 	return sqlite.OpenShared(ctx, path)
+}
+
+// openRedisQueue connects to REDIS_URL and returns the Redis queue over st
+// and its client, which the caller closes after the queue.
+func openRedisQueue(ctx context.Context, url, prefix string, st store.Store) (*redisqueue.Queue, *goredis.Client, error) {
+	opts, err := goredis.ParseURL(url)
+	if err != nil {
+		return nil, nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	client := goredis.NewClient(opts)
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := client.Ping(pctx).Err(); err != nil {
+		client.Close()
+		return nil, nil, fmt.Errorf("REDIS_URL: redis does not answer: %w", err)
+	}
+	return redisqueue.New(client, st, redisqueue.Config{Prefix: prefix}), client, nil
 }

@@ -29,6 +29,9 @@ type Config struct {
 	DatabaseURL string
 	// RedisURL selects the queue; empty (the default) is the embedded queue.
 	RedisURL string
+	// RedisPrefix starts every Redis key, so deployments can share a Redis.
+	// Default "webhook:".
+	RedisPrefix string
 	// MaxRetries is the number of retries after the first try. Default 5.
 	MaxRetries int
 	// RetryBaseDelay is the delay before the first retry; retry n waits
@@ -89,6 +92,7 @@ func Default() Config {
 		LogLevel:        "info",
 		TokenTTL:        12 * time.Hour,
 		Role:            RoleAll,
+		RedisPrefix:     "webhook:",
 		Migrate:         true,
 	}
 }
@@ -164,6 +168,7 @@ func (c *Config) FromEnv(env Lookup) error {
 	str("HOOKD_HOST", &c.Host)
 	str("DATABASE_URL", &c.DatabaseURL)
 	str("REDIS_URL", &c.RedisURL)
+	str("HOOKD_REDIS_PREFIX", &c.RedisPrefix)
 	integer("MAX_RETRIES", &c.MaxRetries)
 	millis("RETRY_BASE_DELAY", &c.RetryBaseDelay)
 	millis("RETRY_MAX_DELAY", &c.RetryMaxDelay)
@@ -210,7 +215,9 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("DATABASE_URL: %q must start with sqlite:// or postgres://", c.DatabaseURL))
 	}
 	if c.RedisURL != "" {
-		errs = append(errs, errors.New("REDIS_URL: the Redis queue is not available in this version; leave it empty for the embedded queue"))
+		if !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
+			errs = append(errs, fmt.Errorf("REDIS_URL: %q must start with redis:// or rediss://", c.RedisURL))
+		}
 	}
 	if c.MaxRetries < 0 || c.MaxRetries > 100 {
 		errs = append(errs, fmt.Errorf("MAX_RETRIES: %d is outside 0..100", c.MaxRetries))

@@ -93,7 +93,7 @@ func TestFromEnv(t *testing.T) {
 				"MAX_RETRIES": "7", "RETRY_BASE_DELAY": "100", "RETRY_MAX_DELAY": "2000", "HOOKD_CONFIG": "h.yaml",
 				"HOOKD_ADMIN_PASSWORD": "pw", "JWT_SECRET": "jwt", "HOOKD_ALLOW_PRIVATE_DESTINATIONS": "TRUE",
 				"HOOKD_WORKERS": "3", "HOOKD_SHUTDOWN_TIMEOUT": "0", "HOOKD_LOG_LEVEL": "warn", "HOOKD_TOKEN_TTL": "30m",
-				"HOOKD_ROLE": "worker", "HOOKD_MIGRATE": "false",
+				"HOOKD_ROLE": "worker", "HOOKD_MIGRATE": "false", "HOOKD_REDIS_PREFIX": "x:",
 			},
 			func(c *config.Config) {
 				*c = config.Config{
@@ -101,7 +101,7 @@ func TestFromEnv(t *testing.T) {
 					MaxRetries: 7, RetryBaseDelay: 100 * time.Millisecond, RetryMaxDelay: 2 * time.Second, ConfigFile: "h.yaml",
 					AdminPassword: "pw", JWTSecret: "jwt", AllowPrivateDestinations: true,
 					Workers: 3, ShutdownTimeout: 0, LogLevel: "warn", TokenTTL: 30 * time.Minute,
-					Role: config.RoleWorker, Migrate: false,
+					Role: config.RoleWorker, Migrate: false, RedisPrefix: "x:",
 				}
 			},
 		},
@@ -202,7 +202,8 @@ func TestValidate(t *testing.T) {
 		{"worker on postgres", func(c *config.Config) { c.DatabaseURL, c.Role = "postgres://u@h/db", config.RoleWorker }, ""},
 		{"unknown database scheme", func(c *config.Config) { c.DatabaseURL = "mysql://x" }, "DATABASE_URL"},
 		{"empty database URL", func(c *config.Config) { c.DatabaseURL = "" }, "DATABASE_URL"},
-		{"redis not available", func(c *config.Config) { c.RedisURL = "redis://localhost" }, "REDIS_URL"},
+		{"redis", func(c *config.Config) { c.RedisURL = "redis://localhost" }, ""},
+		{"redis bad scheme", func(c *config.Config) { c.RedisURL = "http://localhost" }, "REDIS_URL"},
 		{"negative MAX_RETRIES", func(c *config.Config) { c.MaxRetries = -1 }, "MAX_RETRIES"},
 		{"MAX_RETRIES above 100", func(c *config.Config) { c.MaxRetries = 101 }, "MAX_RETRIES"},
 		{"zero base delay", func(c *config.Config) { c.RetryBaseDelay = 0 }, "RETRY_BASE_DELAY"},

@@ -364,7 +364,7 @@ func (e *Engine) attempt(job webhook.Job, token string) {
 		cancel()
 		if err != nil {
 			log.Warn("catalog reload failed; the delivery will be tried again", "err", err)
-			e.release(d.ID, token, e.opts.Now().Add(e.opts.PollInterval))
+			e.release(d.ID, d.Destination, token, e.opts.Now().Add(e.opts.PollInterval))
 			return
 		}
 		dest, ok = e.opts.Catalog.Destination(d.Destination)
@@ -375,7 +375,7 @@ func (e *Engine) attempt(job webhook.Job, token string) {
 		res := e.send(dest, job)
 		if res.err != nil && e.hard.Err() != nil {
 			// Cancelled by shutdown, not the receiver's fault: hand it back.
-			e.release(d.ID, token, e.opts.Now())
+			e.release(d.ID, d.Destination, token, e.opts.Now())
 			return
 		}
 		attempt.StatusCode = res.status
@@ -404,6 +404,13 @@ func (e *Engine) attempt(job webhook.Job, token string) {
 		log.Error("record attempt failed", "err", err)
 		return
 	}
+	if params.Status == webhook.StatusFailed {
+		// A queue kept outside the store learns when the retry is due; the
+		// embedded one simply wakes and recomputes its next due time.
+		if err := e.opts.Queue.Notify(context.Background(), []queue.Item{{DeliveryID: d.ID, Destination: d.Destination, DueAt: params.NextAttemptAt}}); err != nil {
+			log.Warn("queue notify failed; the recovery sweep will find the retry", "err", err)
+		}
+	}
 	if e.opts.AfterRecord != nil {
 		e.opts.AfterRecord(params)
 	}
@@ -425,11 +432,15 @@ func (e *Engine) attempt(job webhook.Job, token string) {
 
 // release hands a leased delivery back, due at dueAt, without counting an
 // attempt. If that fails the lease simply runs out.
-func (e *Engine) release(deliveryID, token string, dueAt time.Time) {
+func (e *Engine) release(deliveryID, destination, token string, dueAt time.Time) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := e.opts.Store.DeliveryReleaseLeases(ctx, []store.LeaseReleaseParams{{DeliveryID: deliveryID, LeaseToken: token, DueAt: dueAt}}); err != nil {
 		e.opts.Logger.Warn("release failed; the lease will run out", "delivery", deliveryID, "err", err)
+		return
+	}
+	if err := e.opts.Queue.Notify(ctx, []queue.Item{{DeliveryID: deliveryID, Destination: destination, DueAt: dueAt}}); err != nil {
+		e.opts.Logger.Warn("queue notify failed; the recovery sweep will find the delivery", "delivery", deliveryID, "err", err)
 	}
 }
 

@@ -46,6 +46,11 @@ type Store interface {
 	// claim through it, so the store's lease stays the one truth.
 	DeliveryLeaseByID(ctx context.Context, params DeliveryLeaseByIDParams) ([]webhook.Job, error)
 
+	// DeliveryListWaiting pages through the deliveries waiting for a try
+	// (pending or failed, not leased) by id, after params.After. A queue
+	// that lives outside the store rebuilds itself from it.
+	DeliveryListWaiting(ctx context.Context, params DeliveryListWaitingParams) ([]webhook.Delivery, error)
+
 	// DeliveryRecordAttempts stores attempts and moves each delivery to its
 	// new status, and recomputes the status of their events, in one
 	// transaction, returning each param's event status afterwards. A result
@@ -170,6 +175,12 @@ type DeliveryLeaseByIDParams struct {
 	Now        time.Time
 	LeaseUntil time.Time
 	LeaseToken string
+}
+
+// DeliveryListWaitingParams pages DeliveryListWaiting.
+type DeliveryListWaitingParams struct {
+	After string
+	Limit int
 }
 
 // DestinationQuota caps one destination's share of a claim.

@@ -367,10 +367,14 @@ func (q *Queue) Claim(ctx context.Context, p queue.ClaimParams) (queue.ClaimResu
 	token := newToken()
 	var jobs []webhook.Job
 	if len(ids) > 0 {
-		leaseUntil := now.Add(p.Lease)
+		// Read the clock again: an id pushed after now was taken (its event
+		// committed a moment ago) is due by now, and an earlier time would
+		// make the store refuse it as not yet due.
+		leaseNow := q.cfg.Now()
+		leaseUntil := leaseNow.Add(p.Lease)
 		var err error
 		jobs, err = q.store.DeliveryLeaseByID(ctx, store.DeliveryLeaseByIDParams{
-			IDs: ids, Now: now, LeaseUntil: leaseUntil, LeaseToken: token,
+			IDs: ids, Now: leaseNow, LeaseUntil: leaseUntil, LeaseToken: token,
 		})
 		if err != nil {
 			// The ids stay in the processing set; the reaper returns them.

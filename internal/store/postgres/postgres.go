@@ -313,6 +313,23 @@ func (s *Store) DeliveryListByEvent(ctx context.Context, eventID string) ([]webh
 	return out, nil
 }
 
+// DeliveryListWaiting implements store.Store.
+func (s *Store) DeliveryListWaiting(ctx context.Context, p store.DeliveryListWaitingParams) ([]webhook.Delivery, error) {
+	if err := s.open(); err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+deliveryColumns+` FROM deliveries
+		WHERE id > $1 AND status IN ('pending', 'failed') AND lease_token IS NULL ORDER BY id LIMIT $2`, p.After, max(p.Limit, 1))
+	if err != nil {
+		return nil, s.fail("list waiting", err)
+	}
+	out, err := pgx.CollectRows(rows, scanDelivery)
+	if err != nil {
+		return nil, s.fail("list waiting", err)
+	}
+	return out, nil
+}
+
 // AttemptListByDelivery implements store.Store.
 func (s *Store) AttemptListByDelivery(ctx context.Context, deliveryID string) ([]webhook.Attempt, error) {
 	if err := s.open(); err != nil {

@@ -218,6 +218,25 @@ func (s *Store) DeliveryRequeueDead(ctx context.Context, p store.DeliveryRequeue
 	return n, err
 }
 
+// DeliveryListWaiting implements store.Store.
+func (s *Store) DeliveryListWaiting(ctx context.Context, p store.DeliveryListWaitingParams) ([]webhook.Delivery, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT `+deliveryColumns+` FROM deliveries
+		WHERE id > ? AND status IN ('pending', 'failed') AND lease_token IS NULL ORDER BY id LIMIT ?`, p.After, max(p.Limit, 1))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list waiting: %w", err)
+	}
+	defer rows.Close()
+	var out []webhook.Delivery
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: scan waiting: %w", err)
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
 // DeliveryInsertMany implements store.Store.
 func (s *Store) DeliveryInsertMany(ctx context.Context, deliveries []webhook.Delivery) error {
 	if len(deliveries) == 0 {

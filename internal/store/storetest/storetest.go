@@ -41,6 +41,7 @@ func Run(t *testing.T, open Opener) {
 		"ReleaseAllLeases":              testReleaseAll,
 		"WriteAfterClose":               testWriteAfterClose,
 		"LeaseByID":                     testLeaseByID,
+		"ListWaiting":                   testListWaiting,
 	}
 	for name, fn := range manageTests() {
 		tests[name] = fn
@@ -598,5 +599,36 @@ func testLeaseByID(t *testing.T, s store.Store) {
 	}
 	if got := lease(base.Add(2*time.Hour), "late", later.Deliveries[0].ID); len(got) != 1 {
 		t.Fatalf("the scheduled delivery was not leased once due: %+v", got)
+	}
+}
+
+func testListWaiting(t *testing.T, s store.Store) {
+	var all []store.EventInsertParams
+	for range 5 {
+		all = append(all, newEvent("github", "a"))
+	}
+	insert(t, s, all...)
+	claimWithToken(t, s, base, "held", quota("a", 1)) // one is leased: not waiting
+	ctx := context.Background()
+	var got []string
+	after := ""
+	for {
+		page, err := s.DeliveryListWaiting(ctx, store.DeliveryListWaitingParams{After: after, Limit: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		for _, d := range page {
+			got = append(got, d.ID)
+			if d.Status != webhook.StatusPending || d.Destination != "a" {
+				t.Fatalf("waiting delivery = %+v", d)
+			}
+		}
+		after = page[len(page)-1].ID
+	}
+	if len(got) != 4 {
+		t.Fatalf("listed %d waiting deliveries, want 4 (one is leased)", len(got))
 	}
 }
