@@ -57,8 +57,10 @@ type Options struct {
 	// DatabaseURL, when set, is the store instead (postgres://…); it
 	// should be empty, since the figures count only this run's events.
 	DatabaseURL string
-	JSON        bool
-	Out         io.Writer
+	// RedisURL and RedisPrefix, when set, use the Redis queue.
+	RedisURL, RedisPrefix string
+	JSON                  bool
+	Out                   io.Writer
 	// CPUProfile, when set, writes a CPU profile of the run there.
 	CPUProfile string
 }
@@ -114,6 +116,8 @@ and the process's peak RSS (which includes the senders and the receiver).`,
 	f.IntVar(&opts.Destinations, "destinations", 1, "destinations subscribed to the source (0: ingest only)")
 	f.BoolVar(&opts.DeferDelivery, "defer-delivery", false, "start delivering only when sending ends, and time the drain alone")
 	f.StringVar(&opts.Dir, "dir", "", "directory for the store (default: a temporary one)")
+	f.StringVar(&opts.RedisURL, "redis-url", "", "use the Redis queue (redis://…)")
+	f.StringVar(&opts.RedisPrefix, "redis-prefix", "hookd_bench:", "prefix of the benchmark's Redis keys")
 	f.StringVar(&opts.DatabaseURL, "database-url", "", "use this store instead of a temporary SQLite file (postgres://…; use an empty database or schema)")
 	f.BoolVar(&opts.JSON, "json", false, "print the result as JSON")
 	f.StringVar(&opts.CPUProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
@@ -196,6 +200,9 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	cfg.DatabaseURL = "sqlite://" + dir + "/hookd.db"
 	if opts.DatabaseURL != "" {
 		cfg.DatabaseURL = opts.DatabaseURL
+	}
+	if opts.RedisURL != "" {
+		cfg.RedisURL, cfg.RedisPrefix = opts.RedisURL, opts.RedisPrefix
 	}
 	cfg.AllowPrivateDestinations = true
 	cfg.Workers = max(opts.Workers, 1)
