@@ -59,7 +59,7 @@ again: store it now. NAME, a label for people, is 1-64 letters, digits, '_',
   KEY=$(hookd apikey create --name grafana)`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if !userNamePattern.MatchString(name) {
+			if !webhook.ValidName(name) {
 				return fmt.Errorf("%w: --name: %q must be 1-64 letters, digits, '_', '-' or '.', starting with a letter or digit", webhook.ErrInvalid, name)
 			}
 			r, err := auth.ParseRole(role)

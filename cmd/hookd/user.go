@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -98,12 +97,8 @@ func (f *storeFlags) withStore(cmd *cobra.Command, create bool, fn func(ctx cont
 	return fn(ctx, st)
 }
 
-// userNamePattern is the pattern of source and destination names, so that
-// every name hookd accepts looks alike.
-var userNamePattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$`)
-
 func validateUserName(name string) error {
-	if !userNamePattern.MatchString(name) {
+	if !webhook.ValidName(name) {
 		return fmt.Errorf("%w: user name %q: must be 1-64 letters, digits, '_', '-' or '.', starting with a letter or digit", webhook.ErrInvalid, name)
 	}
 	return nil

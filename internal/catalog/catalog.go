@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"regexp"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -185,8 +184,6 @@ func (c *Catalog) DestinationOrigin(name string) Origin { return c.cur.Load().de
 // SourceOrigin says where a source comes from ("" if unknown).
 func (c *Catalog) SourceOrigin(name string) Origin { return c.cur.Load().sourceOrigin[name] }
 
-var namePattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$`)
-
 // invalid returns an error wrapping webhook.ErrInvalid that names the field.
 func invalid(field, format string, args ...any) error {
 	return fmt.Errorf("%w: %s: %s", webhook.ErrInvalid, field, fmt.Sprintf(format, args...))
@@ -197,7 +194,7 @@ func ValidateName(name string) error {
 	if name == "" {
 		return invalid("name", "is required")
 	}
-	if !namePattern.MatchString(name) {
+	if !webhook.ValidName(name) {
 		return invalid("name", "%q must be 1-64 letters, digits, '_', '-' or '.', starting with a letter or digit", name)
 	}
 	return nil

@@ -5,22 +5,23 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"regexp"
 	"strings"
 	"time"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/parser"
 
+	"github.com/hookd/hookd/internal/catalog"
 	"github.com/hookd/hookd/internal/signing"
 	"github.com/hookd/hookd/internal/webhook"
 )
 
-// Defaults applied to sources and destinations declared without them.
+// Defaults applied to sources and destinations declared without them: the
+// same as for those created through the API.
 const (
-	DefaultMaxBodyBytes = 1 << 20
-	DefaultTimeout      = 30 * time.Second
-	DefaultMaxInFlight  = 16
+	DefaultMaxBodyBytes = catalog.DefaultMaxBodyBytes
+	DefaultTimeout      = catalog.DefaultTimeout
+	DefaultMaxInFlight  = catalog.DefaultMaxInFlight
 )
 
 // File is the shape of the YAML configuration file.
@@ -92,8 +93,6 @@ func decodeFile(data []byte, f *File) (err error) {
 	return yaml.UnmarshalWithOptions(data, f, yaml.DisallowUnknownField())
 }
 
-var namePattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$`)
-
 // LoadFile reads, parses and validates the configuration file at path and
 // stores its sources and destinations in c. Every error is a *FileError
 // (joined when there are several) naming the file, line and field.
@@ -147,7 +146,7 @@ func (c *Config) LoadFile(path string) error {
 		switch {
 		case name == "":
 			bad(p, field+".name", "is required")
-		case !namePattern.MatchString(name):
+		case !webhook.ValidName(name):
 			bad(p+".name", field+".name", "%q must be 1-64 letters, digits, '_', '-' or '.'", name)
 		case seen[name]:
 			bad(p+".name", field+".name", "%q is declared twice", name)

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"mime"
 	"net/http"
 	"strings"
@@ -270,7 +271,7 @@ func (h *Handler) newEvent(src webhook.Source, r *http.Request, body []byte) (we
 	}
 	fields := bodyFields(ev.ContentType, body)
 	ev.Type = cleanText(EventType(r.Header, fields), MaxEventType)
-	ev.IdempotencyKey = cleanText(IdempotencyKey(r.Header, fields), MaxIdempotencyKey+1)
+	ev.IdempotencyKey = cleanText(IdempotencyKey(r.Header, fields), math.MaxInt) // refused below when too long
 	if len(ev.IdempotencyKey) > MaxIdempotencyKey {
 		return ev, fmt.Errorf("%w: idempotency key longer than %d bytes", webhook.ErrInvalid, MaxIdempotencyKey)
 	}

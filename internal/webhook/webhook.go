@@ -6,6 +6,7 @@ package webhook
 
 import (
 	"errors"
+	"regexp"
 	"time"
 )
 
@@ -189,3 +190,12 @@ type EventSummary struct {
 	Attempts   int
 	LastError  string
 }
+
+// namePattern is the shape of every name hookd accepts: sources,
+// destinations, users and API key labels, so that all names look alike and
+// are safe in URLs, logs and metrics labels.
+var namePattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$`)
+
+// ValidName reports whether s is 1-64 letters, digits, '_', '-' or '.',
+// starting with a letter or digit.
+func ValidName(s string) bool { return namePattern.MatchString(s) }

@@ -143,7 +143,8 @@ func (s *Store) DeliveryRequeue(ctx context.Context, p store.DeliveryRequeuePara
 		if n, err = res.RowsAffected(); err != nil {
 			return err
 		}
-		return derive(tx, s.st.deriveEventStatus, p.EventID)
+		_, err = s.derive(tx, p.EventID)
+		return err
 	})
 	return int(n), err
 }
@@ -208,7 +209,7 @@ func (s *Store) DeliveryRequeueDead(ctx context.Context, p store.DeliveryRequeue
 			}
 		}
 		for _, ev := range events {
-			if err := derive(tx, s.st.deriveEventStatus, ev); err != nil {
+			if _, err := s.derive(tx, ev); err != nil {
 				return err
 			}
 		}
@@ -255,7 +256,7 @@ func (s *Store) DeliveryInsertMany(ctx context.Context, deliveries []webhook.Del
 			events[d.EventID] = true
 		}
 		for ev := range events {
-			if err := derive(tx, s.st.deriveEventStatus, ev); err != nil {
+			if _, err := s.derive(tx, ev); err != nil {
 				return err
 			}
 		}
@@ -263,13 +264,14 @@ func (s *Store) DeliveryInsertMany(ctx context.Context, deliveries []webhook.Del
 	})
 }
 
-// derive recomputes one event's status from its deliveries.
-func derive(tx writeTx, st *sql.Stmt, eventID string) error {
+// derive recomputes one event's status from its deliveries and returns it
+// ("" for an event that does not exist).
+func (s *Store) derive(tx writeTx, eventID string) (webhook.Status, error) {
 	var status string
-	if err := tx.stmt(st).QueryRowContext(tx.ctx, eventID).Scan(&status); err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("sqlite: derive event status: %w", err)
+	if err := tx.stmt(s.st.deriveEventStatus).QueryRowContext(tx.ctx, eventID).Scan(&status); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("sqlite: derive event status: %w", err)
 	}
-	return nil
+	return webhook.Status(status), nil
 }
 
 // isConstraint reports whether err is a SQLite constraint violation.

@@ -424,13 +424,12 @@ func (s *Store) deliveryRecordAttempts(tx writeTx, params []store.AttemptRecordP
 		}
 		events[p.EventID] = ""
 	}
-	derive := tx.stmt(s.st.deriveEventStatus)
 	for id := range events {
-		var status string
-		if err := derive.QueryRowContext(ctx, id).Scan(&status); err != nil {
-			return nil, fmt.Errorf("sqlite: update event status: %w", err)
+		status, err := s.derive(tx, id)
+		if err != nil {
+			return nil, err
 		}
-		events[id] = webhook.Status(status)
+		events[id] = status
 	}
 	statuses := make([]webhook.Status, len(params))
 	for i, p := range params {
