@@ -310,15 +310,16 @@ func (e *Engine) quotas(limit int) []store.DestinationQuota {
 	e.rotate++
 	for i := range dests {
 		d := dests[(first+i)%len(dests)]
-		if n := min(e.capOf(d.Name)-e.perDest[d.Name], limit); n > 0 {
+		if n := min(e.capOf(d)-e.perDest[d.Name], limit); n > 0 {
 			out = append(out, store.DestinationQuota{Destination: d.Name, Limit: n})
 		}
 	}
 	return out
 }
 
-func (e *Engine) capOf(name string) int {
-	if d, ok := e.opts.Catalog.Destination(name); ok && d.MaxInFlight > 0 {
+// capOf is how many attempts to d may run at once.
+func (e *Engine) capOf(d webhook.Destination) int {
+	if d.MaxInFlight > 0 {
 		return d.MaxInFlight
 	}
 	return e.opts.Workers
