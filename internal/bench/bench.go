@@ -4,7 +4,9 @@
 // delivery throughput, end-to-end latency (sent → arrived at the receiver)
 // and peak RSS. With --rate it offers a fixed load instead of a closed
 // loop, and measures latency from each request's scheduled time so that a
-// stall is not hidden (no coordinated omission).
+// stall is not hidden (no coordinated omission). With --worker-processes
+// the in-process hookd only ingests (role api) and `hookd worker` child
+// processes deliver, sharing its PostgreSQL store and its queue.
 package bench
 
 import (
@@ -12,12 +14,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"runtime"
 	"runtime/pprof"
 	"slices"
@@ -59,8 +63,15 @@ type Options struct {
 	DatabaseURL string
 	// RedisURL and RedisPrefix, when set, use the Redis queue.
 	RedisURL, RedisPrefix string
-	JSON                  bool
-	Out                   io.Writer
+	// WorkerProcesses, when positive, delivers with that many `hookd
+	// worker` processes instead of in-process; it needs a PostgreSQL
+	// DatabaseURL. With DeferDelivery they start when sending ends.
+	WorkerProcesses int
+	// HookdBinary is the binary run as `hookd worker`; default the running
+	// executable.
+	HookdBinary string
+	JSON        bool
+	Out         io.Writer
 	// CPUProfile, when set, writes a CPU profile of the run there.
 	CPUProfile string
 }
@@ -86,6 +97,11 @@ type Result struct {
 	Lost           int64   `json:"lost"`
 	GoMaxProcs     int     `json:"gomaxprocs"`
 	DeliveryWindow string  `json:"delivery_window"`
+	// WorkerProcesses is how many `hookd worker` processes delivered; when
+	// there were any, PeakRSSMiB is the bench process's alone and
+	// WorkerPeakRSSMiB the largest among the workers.
+	WorkerProcesses  int     `json:"worker_processes,omitempty"`
+	WorkerPeakRSSMiB float64 `json:"worker_peak_rss_mib,omitempty"`
 }
 
 // Command returns `hookd bench`.
@@ -98,7 +114,12 @@ func Command() *cobra.Command {
 loopback port with a local receiver, drives concurrent senders for a fixed
 time, waits for every delivery, and reports ingest requests/s with p50/p99
 latency of the 202, deliveries/s, end-to-end latency (sent → arrived) p50/p99
-and the process's peak RSS (which includes the senders and the receiver).`,
+and the process's peak RSS (which includes the senders and the receiver).
+
+With --worker-processes N (and --database-url postgres://…), the in-process
+hookd only ingests (role api) and N "hookd worker" processes of the same
+binary deliver, sharing its store, queue and catalog; with --defer-delivery
+they start when sending ends, and the drain is timed from their start.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Out = cmd.OutOrStdout()
@@ -119,6 +140,8 @@ and the process's peak RSS (which includes the senders and the receiver).`,
 	f.StringVar(&opts.RedisURL, "redis-url", "", "use the Redis queue (redis://…)")
 	f.StringVar(&opts.RedisPrefix, "redis-prefix", "hookd_bench:", "prefix of the benchmark's Redis keys")
 	f.StringVar(&opts.DatabaseURL, "database-url", "", "use this store instead of a temporary SQLite file (postgres://…; use an empty database or schema)")
+	f.IntVar(&opts.WorkerProcesses, "worker-processes", 0, "deliver with this many hookd worker processes, --workers each (0: in-process; needs --database-url postgres://…)")
+	f.StringVar(&opts.HookdBinary, "hookd-binary", "", "binary to run as hookd worker (default: this executable)")
 	f.BoolVar(&opts.JSON, "json", false, "print the result as JSON")
 	f.StringVar(&opts.CPUProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	return cmd
@@ -167,7 +190,28 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	if opts.Destinations < 0 {
 		opts.Destinations = 0
 	}
-	res := Result{DeferDelivery: opts.DeferDelivery, Destinations: opts.Destinations, Duration: opts.Duration.String(), Senders: opts.Senders, BodyBytes: opts.BodySize, OfferedRate: opts.Rate, GoMaxProcs: runtime.GOMAXPROCS(0)}
+	res := Result{DeferDelivery: opts.DeferDelivery, Destinations: opts.Destinations, Duration: opts.Duration.String(), Senders: opts.Senders, BodyBytes: opts.BodySize, OfferedRate: opts.Rate, GoMaxProcs: runtime.GOMAXPROCS(0),
+		WorkerProcesses: opts.WorkerProcesses}
+	if opts.WorkerProcesses < 0 {
+		return res, fmt.Errorf("--worker-processes: %d is below 0", opts.WorkerProcesses)
+	}
+	hookdBinary := opts.HookdBinary
+	if opts.WorkerProcesses > 0 {
+		if !strings.HasPrefix(opts.DatabaseURL, "postgres://") && !strings.HasPrefix(opts.DatabaseURL, "postgresql://") {
+			return res, errors.New("--worker-processes needs --database-url postgres://…: worker processes share the store with the bench")
+		}
+		if hookdBinary == "" {
+			exe, err := os.Executable()
+			if err != nil {
+				return res, fmt.Errorf("find the hookd binary for worker processes (set --hookd-binary): %w", err)
+			}
+			hookdBinary = exe
+		}
+		// Before the store is touched: a wrong path should cost nothing.
+		if _, err := exec.LookPath(hookdBinary); err != nil {
+			return res, fmt.Errorf("--hookd-binary: %w", err)
+		}
+	}
 	dir := opts.Dir
 	if dir == "" {
 		d, err := os.MkdirTemp("", "hookd-bench-")
@@ -213,6 +257,12 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 			Timeout: 10 * time.Second, MaxInFlight: cfg.Workers,
 		})
 	}
+	if opts.WorkerProcesses > 0 {
+		cfg.Role = config.RoleAPI // the worker processes deliver
+		if err := writeCatalog(catalogPath(dir), cfg.Sources, cfg.Destinations); err != nil {
+			return res, err
+		}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return res, err
@@ -227,6 +277,26 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	}
 	defer a.Stop(context.Background())
 	url := "http://" + a.Addr() + "/webhook/bench"
+
+	// Deferred last, so the worker processes stop first, while the
+	// receiver still answers the attempts they have in flight.
+	var procs *workers
+	defer func() {
+		if procs != nil {
+			procs.stop()
+		}
+	}()
+	startWorkerProcesses := func() error {
+		var err error
+		procs, err = startWorkers(ctx, workerOptions{Binary: hookdBinary, Count: opts.WorkerProcesses, Dir: dir,
+			ConfigFile: catalogPath(dir), Env: workerEnv(cfg), Stderr: os.Stderr})
+		return err
+	}
+	if opts.WorkerProcesses > 0 && !opts.DeferDelivery {
+		if err := startWorkerProcesses(); err != nil {
+			return res, err
+		}
+	}
 
 	transport := &http.Transport{MaxIdleConns: opts.Senders * 2, MaxIdleConnsPerHost: opts.Senders * 2, IdleConnTimeout: time.Minute}
 	client := &http.Client{Transport: transport, Timeout: 30 * time.Second}
@@ -276,8 +346,8 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	if opts.JSON {
 		header = os.Stderr // keep stdout one JSON document
 	}
-	fmt.Fprintf(header, "hookd bench: %d senders, %d-byte bodies, %s, rate %s, %d destinations, store %s\n",
-		opts.Senders, opts.BodySize, opts.Duration, rateText(opts.Rate), opts.Destinations, dir)
+	fmt.Fprintf(header, "hookd bench: %d senders, %d-byte bodies, %s, rate %s, %d destinations, store %s%s\n",
+		opts.Senders, opts.BodySize, opts.Duration, rateText(opts.Rate), opts.Destinations, dir, workersText(opts.WorkerProcesses))
 	began := time.Now()
 	var wg sync.WaitGroup
 	for range opts.Senders {
@@ -324,13 +394,22 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	deliveryBegan := began
 	if opts.DeferDelivery {
 		deliveryBegan = time.Now()
-		if err := a.StartDelivery(ctx); err != nil {
+		start := func() error { return a.StartDelivery(ctx) }
+		if opts.WorkerProcesses > 0 {
+			start = startWorkerProcesses
+		}
+		if err := start(); err != nil {
 			return res, err
 		}
 	}
 	expected := res.Accepted * int64(opts.Destinations)
 	drainEnd := time.Now().Add(opts.Drain)
 	for delivered.Load() < expected && time.Now().Before(drainEnd) && ctx.Err() == nil {
+		if procs != nil {
+			if err := procs.exited(); err != nil {
+				return res, err
+			}
+		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	res.Delivered = delivered.Load()
@@ -344,32 +423,55 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		res.EndToEndP50Ms, res.EndToEndP99Ms = e2e.percentile(0.50), e2e.percentile(0.99)
 	}
 	res.PeakRSSMiB = peakRSSMiB()
+	var stopErr error // a worker process that failed or would not stop
+	if procs != nil {
+		res.WorkerPeakRSSMiB = procs.peakRSSMiB()
+		stopErr = procs.stop()
+	}
 
 	if opts.JSON {
 		enc := json.NewEncoder(opts.Out)
 		enc.SetIndent("", "  ")
-		return res, enc.Encode(res)
+		return res, errors.Join(enc.Encode(res), stopErr)
 	}
 	fmt.Fprintf(opts.Out, "ingest:     %d accepted, %d errors, %.0f req/s, 202 latency p50 %.2f ms, p99 %.2f ms\n",
 		res.Accepted, res.Errors, res.IngestPerSec, res.IngestP50Ms, res.IngestP99Ms)
-	fmt.Fprintf(opts.Out, "delivery:   %d delivered in %s, %.0f deliveries/s%s\n", res.Delivered, res.DeliveryWindow, res.DeliverPerSec, drainNote(opts.DeferDelivery))
+	fmt.Fprintf(opts.Out, "delivery:   %d delivered in %s, %.0f deliveries/s%s\n", res.Delivered, res.DeliveryWindow, res.DeliverPerSec, drainNote(opts.DeferDelivery, opts.WorkerProcesses))
 	if opts.DeferDelivery {
 		fmt.Fprintf(opts.Out, "end-to-end: not measured (deliveries were held back until sending ended)\n")
 	} else {
 		fmt.Fprintf(opts.Out, "end-to-end: p50 %.2f ms, p99 %.2f ms (sent → arrived at the receiver)\n", res.EndToEndP50Ms, res.EndToEndP99Ms)
 	}
-	fmt.Fprintf(opts.Out, "peak RSS:   %.0f MiB (whole process: hookd, senders and receiver), GOMAXPROCS %d\n", res.PeakRSSMiB, res.GoMaxProcs)
-	if res.Lost > 0 {
-		return res, fmt.Errorf("%d deliveries of accepted webhooks did not arrive within %s", res.Lost, opts.Drain)
+	if opts.WorkerProcesses > 0 {
+		fmt.Fprintf(opts.Out, "peak RSS:   %.0f MiB (bench process only: hookd api, senders and receiver; largest of the %d worker processes: %.0f MiB), GOMAXPROCS %d\n",
+			res.PeakRSSMiB, opts.WorkerProcesses, res.WorkerPeakRSSMiB, res.GoMaxProcs)
+	} else {
+		fmt.Fprintf(opts.Out, "peak RSS:   %.0f MiB (whole process: hookd, senders and receiver), GOMAXPROCS %d\n", res.PeakRSSMiB, res.GoMaxProcs)
 	}
-	return res, nil
+	if res.Lost > 0 {
+		return res, errors.Join(fmt.Errorf("%d deliveries of accepted webhooks did not arrive within %s", res.Lost, opts.Drain), stopErr)
+	}
+	return res, stopErr
 }
 
-func drainNote(deferred bool) string {
-	if deferred {
+func drainNote(deferred bool, workerProcesses int) string {
+	switch {
+	case deferred && workerProcesses > 0:
+		return " (draining the backlog from the start of the worker processes)"
+	case deferred:
 		return " (draining the backlog after sending ended)"
 	}
 	return " (from the first send to the last arrival)"
+}
+
+func workersText(n int) string {
+	switch n {
+	case 0:
+		return ""
+	case 1:
+		return ", delivered by 1 hookd worker process"
+	}
+	return fmt.Sprintf(", delivered by %d hookd worker processes", n)
 }
 
 func rateText(r int) string {
@@ -396,8 +498,12 @@ func sentAt(body []byte) int64 {
 }
 
 // peakRSSMiB reads VmHWM from /proc/self/status (Linux); 0 elsewhere.
-func peakRSSMiB() float64 {
-	f, err := os.Open("/proc/self/status")
+func peakRSSMiB() float64 { return peakRSSMiBOf("/proc/self/status") }
+
+// peakRSSMiBOf reads VmHWM from a /proc/PID/status file; 0 when there is
+// none.
+func peakRSSMiBOf(path string) float64 {
+	f, err := os.Open(path)
 	if err != nil {
 		return 0
 	}
