@@ -142,7 +142,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	}
 	a := &App{cfg: cfg, opts: opts, log: opts.Logger, store: st, hub: hub, catalog: cat, redisQueue: rq, redisClient: redisClient, served: make(chan error, 1)}
 	if rq != nil {
-		a.sweeper = delivery.NewSweeper(st, rq, 0, opts.Logger)
+		a.sweeper = delivery.NewSweeper(st, rq, delivery.SweeperOptions{Logger: opts.Logger})
 	}
 	a.api = api.New(api.Options{
 		Store: st, Catalog: cat, Queue: q, Hub: hub,

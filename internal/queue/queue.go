@@ -3,8 +3,8 @@
 // a queue only orders work, leases it to one claimer at a time, and wakes
 // claimers when new work arrives. Implementations: embedded (the queue is
 // the store's deliveries table, woken in-process) and redis (per-destination
-// lists, a retry set and Pub/Sub wake-ups across processes; not yet
-// selectable by REDIS_URL).
+// lists, a retry set and Pub/Sub wake-ups across processes; chosen by
+// REDIS_URL).
 package queue
 
 import (

@@ -46,9 +46,12 @@ type Store interface {
 	// claim through it, so the store's lease stays the one truth.
 	DeliveryLeaseByID(ctx context.Context, params DeliveryLeaseByIDParams) ([]webhook.Job, error)
 
-	// DeliveryListWaiting pages through the deliveries waiting for a try
-	// (pending or failed, not leased) by id, after params.After. A queue
-	// that lives outside the store rebuilds itself from it.
+	// DeliveryListWaiting pages through the deliveries not finished
+	// (pending or failed) by id, after params.After. A queue that lives
+	// outside the store rebuilds itself from it. Leased deliveries are
+	// listed too, due when their lease runs out (a lease moves
+	// NextAttemptAt there): if their holder dies, the rebuilt queue must
+	// still offer them again.
 	DeliveryListWaiting(ctx context.Context, params DeliveryListWaitingParams) ([]webhook.Delivery, error)
 
 	// DeliveryRecordAttempts stores attempts and moves each delivery to its

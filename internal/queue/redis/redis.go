@@ -19,6 +19,9 @@
 //   - <prefix>destinations — a set of destination names that ever had a
 //     list, so that Claim can serve ClaimParams.Others and Stats can count.
 //   - <prefix>new — the Pub/Sub channel that wakes claimers in every process.
+//   - <prefix>intact — a marker that Lost sets and watches: when it is
+//     gone, Redis lost its data (FLUSHALL, a restart without persistence)
+//     and the queue must be rebuilt from the store at once.
 //
 // # Claiming, and why it is crash-safe
 //
@@ -146,6 +149,7 @@ func (q *Queue) retryKey() string        { return q.cfg.Prefix + "retry" }
 func (q *Queue) processingKey() string   { return q.cfg.Prefix + "processing" }
 func (q *Queue) destinationsKey() string { return q.cfg.Prefix + "destinations" }
 func (q *Queue) channel() string         { return q.cfg.Prefix + "new" }
+func (q *Queue) intactKey() string       { return q.cfg.Prefix + "intact" }
 
 func member(destination, id string) string { return destination + "|" + id }
 
@@ -241,6 +245,18 @@ func (q *Queue) Notify(ctx context.Context, items []queue.Item) error {
 // one claimer only and Claim drops ids the store refuses.
 func (q *Queue) Rebuild(ctx context.Context, items []queue.Item) error {
 	return q.Notify(ctx, items)
+}
+
+// Lost reports whether Redis lost this prefix's keys since the last call,
+// in any process, and marks them present again. It is one SET NX: the
+// first caller after a loss (or ever) sees true and should rebuild; the
+// others see false, since one rebuild restores the queue for all.
+func (q *Queue) Lost(ctx context.Context) (bool, error) {
+	created, err := q.client.SetNX(ctx, q.intactKey(), "1", 0).Result()
+	if err != nil {
+		return false, fmt.Errorf("redis queue: check marker: %w", err)
+	}
+	return created, nil
 }
 
 func (q *Queue) enqueue(ctx context.Context, items []queue.Item, now time.Time) error {

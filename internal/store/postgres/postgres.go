@@ -319,7 +319,7 @@ func (s *Store) DeliveryListWaiting(ctx context.Context, p store.DeliveryListWai
 		return nil, err
 	}
 	rows, err := s.pool.Query(ctx, `SELECT `+deliveryColumns+` FROM deliveries
-		WHERE id > $1 AND status IN ('pending', 'failed') AND lease_token IS NULL ORDER BY id LIMIT $2`, p.After, max(p.Limit, 1))
+		WHERE id > $1 AND status IN ('pending', 'failed') ORDER BY id LIMIT $2`, p.After, max(p.Limit, 1))
 	if err != nil {
 		return nil, s.fail("list waiting", err)
 	}

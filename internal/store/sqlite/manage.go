@@ -222,7 +222,7 @@ func (s *Store) DeliveryRequeueDead(ctx context.Context, p store.DeliveryRequeue
 // DeliveryListWaiting implements store.Store.
 func (s *Store) DeliveryListWaiting(ctx context.Context, p store.DeliveryListWaitingParams) ([]webhook.Delivery, error) {
 	rows, err := s.read.QueryContext(ctx, `SELECT `+deliveryColumns+` FROM deliveries
-		WHERE id > ? AND status IN ('pending', 'failed') AND lease_token IS NULL ORDER BY id LIMIT ?`, p.After, max(p.Limit, 1))
+		WHERE id > ? AND status IN ('pending', 'failed') ORDER BY id LIMIT ?`, p.After, max(p.Limit, 1))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list waiting: %w", err)
 	}

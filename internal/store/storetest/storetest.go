@@ -608,7 +608,7 @@ func testListWaiting(t *testing.T, s store.Store) {
 		all = append(all, newEvent("github", "a"))
 	}
 	insert(t, s, all...)
-	claimWithToken(t, s, base, "held", quota("a", 1)) // one is leased: not waiting
+	held := claimWithToken(t, s, base, "held", quota("a", 1)).Jobs[0].Delivery.ID
 	ctx := context.Background()
 	var got []string
 	after := ""
@@ -625,10 +625,16 @@ func testListWaiting(t *testing.T, s store.Store) {
 			if d.Status != webhook.StatusPending || d.Destination != "a" {
 				t.Fatalf("waiting delivery = %+v", d)
 			}
+			// A leased delivery is listed due when its lease runs out, so
+			// that a queue rebuilt from this list offers it again if its
+			// holder dies.
+			if d.ID == held && !d.NextAttemptAt.Equal(base.Add(time.Minute)) {
+				t.Fatalf("leased delivery listed due at %v; want its lease end %v", d.NextAttemptAt, base.Add(time.Minute))
+			}
 		}
 		after = page[len(page)-1].ID
 	}
-	if len(got) != 4 {
-		t.Fatalf("listed %d waiting deliveries, want 4 (one is leased)", len(got))
+	if len(got) != 5 {
+		t.Fatalf("listed %d waiting deliveries, want 5 (one of them leased)", len(got))
 	}
 }
