@@ -82,7 +82,7 @@ directory, and flags, in increasing order of precedence.`,
 	sf := serve.Flags()
 	sf.IntVarP(&f.port, "port", "p", 4000, "HTTP port (PORT)")
 	sf.StringVar(&f.host, "host", "", "address to bind, empty for all (HOOKD_HOST)")
-	sf.StringVar(&f.databaseURL, "database-url", "", "sqlite://PATH (DATABASE_URL)")
+	sf.StringVar(&f.databaseURL, "database-url", "", "sqlite://PATH or postgres://… (DATABASE_URL)")
 	sf.IntVar(&f.maxRetries, "max-retries", 5, "retries after the first try (MAX_RETRIES)")
 	sf.Int64Var(&f.retryBase, "retry-base-delay", 5000, "milliseconds before the first retry (RETRY_BASE_DELAY)")
 	sf.BoolVar(&f.allowPrivate, "allow-private-destinations", false, "let deliveries reach loopback and private addresses (HOOKD_ALLOW_PRIVATE_DESTINATIONS)")

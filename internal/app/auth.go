@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -57,6 +58,11 @@ func bootstrapAdmin(ctx context.Context, cfg config.Config, st store.Store, out 
 	}
 	now := time.Now().UTC()
 	err = st.UserCreate(ctx, webhook.User{Username: "admin", PasswordHash: hash, Role: string(auth.RoleAdmin), CreatedAt: now})
+	if errors.Is(err, webhook.ErrConflict) {
+		// Several processes started at once on a new shared database, and
+		// another one created it first (and printed its password).
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("create admin: %w", err)
 	}
