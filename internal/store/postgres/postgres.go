@@ -47,17 +47,20 @@
 // connections). The pool is pgxpool's default, max(4, runtime.NumCPU())
 // connections; pool_max_conns in the URL overrides it.
 //
-// Durability. A write returns once its transaction has committed, and with
-// synchronous_commit on (PostgreSQL's default, which this driver leaves
-// alone) a commit means the WAL is flushed: a 202 for an event survives a
-// crash of the database server, not only of hookd. Concurrent commits share
-// WAL flushes (PostgreSQL's own group commit), so many processes inserting
-// at once pay far less than one flush each. Unlike the SQLite store, which
-// lets claims and attempt records ride on the next event insert's fsync,
-// every commit here is flushed; setting synchronous_commit off for those
-// transactions alone would be the same trade (a server crash could undo a
-// lease or a result, costing one more attempt, never an event) should their
-// flushes ever be the bottleneck.
+// Durability. A write returns once its transaction has committed. Event
+// inserts, catalog, users and every operator action commit with
+// synchronous_commit on (PostgreSQL's default): the WAL is flushed, so a 202
+// for an event survives a crash of the database server, not only of hookd.
+// Concurrent commits share WAL flushes (PostgreSQL's own group commit).
+// Claims, leases, attempt records and lease releases commit with
+// synchronous_commit off (sendRecoverable), the trade the SQLite store
+// makes with synchronous=NORMAL: they are visible to every process at
+// once and survive any crash of hookd, and a crash of the database server
+// itself can undo the last fraction of a second of them (PostgreSQL's
+// wal_writer_delay, 200 ms by default). Undoing a lease makes a delivery
+// claimable again; undoing a result makes its attempt run again. Either
+// costs one more attempt (at least once allows it), never an event, and
+// the server never applies part of such a transaction.
 //
 // Schema. Migrations are embedded (migrations/*.sql) and applied on Open
 // unless Options.SkipMigrate is set, each in its own transaction under a
@@ -217,6 +220,17 @@ func (s *Store) send(ctx context.Context, build func(b *pgx.Batch)) error {
 		b := &pgx.Batch{}
 		build(b)
 		return s.pool.SendBatch(ctx, b).Close()
+	})
+}
+
+// sendRecoverable is send for work whose loss in a database server crash
+// costs an attempt, never an event (see Durability in the package doc): it
+// commits without waiting for the WAL flush. SET LOCAL holds for the
+// batch's implicit transaction only.
+func (s *Store) sendRecoverable(ctx context.Context, build func(b *pgx.Batch)) error {
+	return s.send(ctx, func(b *pgx.Batch) {
+		b.Queue("SET LOCAL synchronous_commit = off")
+		build(b)
 	})
 }
 

@@ -245,7 +245,7 @@ func (s *Store) DeliveryLeaseByID(ctx context.Context, p store.DeliveryLeaseByID
 		return nil, nil
 	}
 	var jobs []webhook.Job
-	err := s.send(ctx, func(b *pgx.Batch) {
+	err := s.sendRecoverable(ctx, func(b *pgx.Batch) {
 		jobs = nil
 		b.Queue(leaseByIDSQL, p.IDs, p.Now, p.LeaseUntil, p.LeaseToken).Query(func(rows pgx.Rows) error {
 			var err error
@@ -297,7 +297,7 @@ func (s *Store) DeliveryClaimDue(ctx context.Context, p store.DeliveryClaimParam
 		nextDue map[string]time.Time
 	)
 	if limit > 0 && (len(dests) > 0 || others > 0) {
-		err := s.send(ctx, func(b *pgx.Batch) {
+		err := s.sendRecoverable(ctx, func(b *pgx.Batch) {
 			jobs, nextDue = nil, make(map[string]time.Time, len(dests))
 			b.Queue(claimSQL, dests, quotas, p.Now, others, limit, p.LeaseUntil, p.LeaseToken, known).Query(func(rows pgx.Rows) error {
 				var err error
@@ -444,7 +444,7 @@ func (s *Store) DeliveryRecordAttempts(ctx context.Context, params []store.Attem
 		}
 	}
 	var derived map[string]webhook.Status
-	err := s.send(ctx, func(b *pgx.Batch) {
+	err := s.sendRecoverable(ctx, func(b *pgx.Batch) {
 		b.Queue(insertAttemptsSQL, attemptIDs, deliveryIDs, numbers, started, durations, codes, bodies, errs)
 		b.Queue(recordDeliveriesSQL, deliveryIDs, tokens, statuses, numbers, next, errs, updated)
 		derived = queueDerive(b, events)
@@ -525,7 +525,7 @@ func (s *Store) DeliveryReleaseLeases(ctx context.Context, params []store.LeaseR
 	for i, p := range params {
 		ids[i], tokens[i], due[i] = p.DeliveryID, p.LeaseToken, p.DueAt
 	}
-	err := s.send(ctx, func(b *pgx.Batch) {
+	err := s.sendRecoverable(ctx, func(b *pgx.Batch) {
 		b.Queue(releaseLeasesSQL, ids, tokens, due)
 	})
 	if err != nil {
