@@ -109,7 +109,7 @@ const orphanInterval = 5 * time.Minute
 // Engine delivers. Start it once; Stop it once or more.
 type Engine struct {
 	opts     Options
-	recorder *batch.Batcher[store.AttemptRecordParams, webhook.Status]
+	recorder *batch.Batcher[recordItem, webhook.Status]
 	signers  sync.Map // secret → *signing.Signer
 
 	ctx       context.Context // ends when Stop begins: no new claims
@@ -157,8 +157,40 @@ func New(opts Options) *Engine {
 		slotFreed: make(chan struct{}, 1),
 		loopDone:  make(chan struct{}),
 	}
-	e.recorder = batch.New(256, opts.Store.DeliveryRecordAttempts)
+	e.recorder = batch.New(256, e.record)
 	return e
+}
+
+// recordItem is one attempt's result, with the destination the queue
+// needs to name the delivery.
+type recordItem struct {
+	params      store.AttemptRecordParams
+	destination string
+}
+
+// record stores a batch of results, then tells a queue that keeps
+// something per leased delivery which of them are finished.
+func (e *Engine) record(ctx context.Context, items []recordItem) ([]webhook.Status, error) {
+	params := make([]store.AttemptRecordParams, len(items))
+	for i, it := range items {
+		params[i] = it.params
+	}
+	statuses, err := e.opts.Store.DeliveryRecordAttempts(ctx, params)
+	if err != nil {
+		return nil, err
+	}
+	if f, ok := e.opts.Queue.(queue.Finisher); ok {
+		var done []queue.Item
+		for _, it := range items {
+			if it.params.Status == webhook.StatusSuccess || it.params.Status == webhook.StatusPermanentFailure {
+				done = append(done, queue.Item{DeliveryID: it.params.Attempt.DeliveryID, Destination: it.destination})
+			}
+		}
+		if err := f.Finished(ctx, done); err != nil {
+			e.opts.Logger.Warn("queue could not drop finished deliveries; each costs one refused lease later", "err", err)
+		}
+	}
+	return statuses, nil
 }
 
 // Start begins claiming and delivering.
@@ -398,7 +430,7 @@ func (e *Engine) attempt(job webhook.Job, token string) {
 	}
 	log.Debug("attempt", "number", number, "status_code", attempt.StatusCode, "duration", attempt.Duration,
 		"outcome", params.Status, "next_attempt_at", params.NextAttemptAt, "error", attempt.Error)
-	eventStatus, err := e.recorder.Do(context.Background(), params)
+	eventStatus, err := e.recorder.Do(context.Background(), recordItem{params: params, destination: d.Destination})
 	if err != nil {
 		// The lease will run out and the delivery will be tried again:
 		// at least once, never lost.

@@ -58,3 +58,11 @@ type ClaimResult struct {
 	LeaseToken string
 	NextDueAt  time.Time
 }
+
+// Finisher is a queue that keeps something per leased delivery (the Redis
+// queue's lease guard) and can drop it once the delivery is finished
+// (success or permanent_failure), instead of offering it to the store once
+// more when the lease would have run out.
+type Finisher interface {
+	Finished(ctx context.Context, items []Item) error
+}

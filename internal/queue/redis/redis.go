@@ -25,12 +25,13 @@
 //
 // # Claiming, and why it is crash-safe
 //
-// Claim first moves due members of the retry set to their lists, then pops
-// each quota's ids from its list into the processing set, then asks the
-// store to lease them (Leaser), then replaces each id's processing member by
-// a lease guard: a retry-set member due when the store lease runs out. Each
-// of these Redis steps is one Lua script, so concurrent claimers in many
-// processes never move the same member twice.
+// Claim first moves due members of the retry set to their lists and pops
+// each quota's ids from its list into the processing set (one Lua script),
+// then asks the store to lease them (Leaser), then replaces each id's
+// processing member by a lease guard: a retry-set member due when the store
+// lease runs out (a second script). Scripts run atomically, so concurrent
+// claimers in many processes never move the same member twice, and a claim
+// costs two Redis round trips whatever the number of destinations.
 //
 //   - A claimer that dies after popping and before leasing leaves its ids
 //     in the processing set; the reaper (run at the start of Claim, at most
@@ -38,8 +39,9 @@
 //     passed back to their lists.
 //   - A claimer that dies after leasing holds store leases that run out;
 //     the lease guard then comes due and the delivery is claimed again. A
-//     finished delivery's guard costs one refused lease; a failed one's
-//     Notify replaces the guard's score with the retry time (same member).
+//     finished delivery's guard is dropped by Finished (should that fail,
+//     it costs one refused lease); a failed one's Notify replaces the
+//     guard's score with the retry time (same member).
 //
 // Redis may hold an id twice (a reaped id whose first claimer was only
 // slow, a lease guard, Rebuild after a partial loss): that is harmless,
@@ -69,6 +71,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -120,7 +124,10 @@ type Queue struct {
 	done    chan struct{}
 }
 
-var _ queue.Queue = (*Queue)(nil)
+var (
+	_ queue.Queue    = (*Queue)(nil)
+	_ queue.Finisher = (*Queue)(nil)
+)
 
 // New returns a queue over client and s. Call Start to hear other
 // processes' Notify; without it only this process's Notify wakes.
@@ -299,15 +306,54 @@ end
 return #due
 `)
 
-// popPending pops up to ARGV[1] ids from a list into the processing set.
-// KEYS: list, processing. ARGV: count, deadline, destination.
-var popPending = goredis.NewScript(`
-local ids = redis.call('LPOP', KEYS[1], tonumber(ARGV[1]))
-if not ids then return {} end
-for _, id in ipairs(ids) do
-  redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3] .. '|' .. id)
+// claimPop is the first half of a claim, in one round trip: it promotes
+// due members of the retry set to their lists (as moveDue), pops each
+// quota's share of ids into the processing set, then, when asked, other
+// destinations' ids, and returns the popped members and the retry set's
+// earliest score (false when empty).
+// KEYS: retry, destinations, processing.
+// ARGV: now, list key prefix, promote limit, pending deadline, claim limit,
+// others, then destination and quota pairs.
+var claimPop = goredis.NewScript(`
+local prefix = ARGV[2]
+local due = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[1], 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[3]))
+for _, m in ipairs(due) do
+  local dest, id = string.match(m, '^(.*)|([^|]*)$')
+  redis.call('ZREM', KEYS[1], m)
+  if dest then
+    redis.call('RPUSH', prefix .. dest, id)
+    redis.call('SADD', KEYS[2], dest)
+  end
 end
-return ids
+local left = tonumber(ARGV[5])
+local popped = {}
+local function pop(dest, n)
+  n = math.min(n, left)
+  if n <= 0 then return 0 end
+  local ids = redis.call('LPOP', prefix .. dest, n)
+  if not ids then return 0 end
+  for _, id in ipairs(ids) do
+    local m = dest .. '|' .. id
+    redis.call('ZADD', KEYS[3], ARGV[4], m)
+    popped[#popped + 1] = m
+  end
+  left = left - #ids
+  return #ids
+end
+local asked = {}
+for i = 7, #ARGV, 2 do
+  asked[ARGV[i]] = true
+  pop(ARGV[i], tonumber(ARGV[i + 1]))
+end
+local others = tonumber(ARGV[6])
+if others > 0 and left > 0 then
+  for _, dest in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+    if others <= 0 or left <= 0 then break end
+    if not asked[dest] then others = others - pop(dest, others) end
+  end
+end
+local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return {popped, first[2] or false}
 `)
 
 // settle removes claimed members from the processing set and guards the
@@ -323,72 +369,40 @@ end
 return 0
 `)
 
-// Claim implements queue.Queue. See the package comment for the steps.
+// Claim implements queue.Queue. See the package comment for the steps:
+// two Redis round trips (claimPop, settle) around the store's lease.
 func (q *Queue) Claim(ctx context.Context, p queue.ClaimParams) (queue.ClaimResult, error) {
 	now := q.cfg.Now()
 	if err := q.reap(ctx, now); err != nil {
 		return queue.ClaimResult{}, err
 	}
-	err := moveDue.Run(ctx, q.client, []string{q.retryKey(), q.destinationsKey()},
-		int64(micros(now)), q.listPrefix(), q.cfg.PromoteBatch, "RPUSH").Err()
-	if err != nil {
-		return queue.ClaimResult{}, fmt.Errorf("redis queue: promote: %w", err)
-	}
-
-	deadline := int64(micros(now.Add(q.cfg.PendingTimeout)))
-	var popped []string // members "<destination>|<id>"
-	var ids []string
-	left := p.Limit
-	pop := func(dest string, n int) error {
-		n = min(n, left)
-		if n <= 0 {
-			return nil
-		}
-		got, err := popPending.Run(ctx, q.client, []string{q.listKey(dest), q.processingKey()}, n, deadline, dest).StringSlice()
-		if err != nil && !errors.Is(err, goredis.Nil) {
-			return fmt.Errorf("redis queue: pop %q: %w", dest, err)
-		}
-		for _, id := range got {
-			popped = append(popped, member(dest, id))
-			ids = append(ids, id)
-		}
-		left -= len(got)
-		return nil
-	}
-	inQuotas := map[string]bool{}
+	args := make([]any, 0, 6+2*len(p.Quotas))
+	args = append(args, int64(micros(now)), q.listPrefix(), q.cfg.PromoteBatch,
+		int64(micros(now.Add(q.cfg.PendingTimeout))), max(p.Limit, 0), max(p.Others, 0))
 	for _, qt := range p.Quotas {
-		inQuotas[qt.Destination] = true
-		if err := pop(qt.Destination, qt.Limit); err != nil {
-			return queue.ClaimResult{}, err
-		}
+		args = append(args, qt.Destination, qt.Limit)
 	}
-	if p.Others > 0 && left > 0 {
-		dests, err := q.client.SMembers(ctx, q.destinationsKey()).Result()
-		if err != nil {
-			return queue.ClaimResult{}, fmt.Errorf("redis queue: destinations: %w", err)
-		}
-		others := p.Others
-		for _, d := range dests {
-			if inQuotas[d] || others <= 0 {
-				continue
-			}
-			before := len(ids)
-			if err := pop(d, others); err != nil {
-				return queue.ClaimResult{}, err
-			}
-			others -= len(ids) - before
-		}
+	reply, err := claimPop.Run(ctx, q.client, []string{q.retryKey(), q.destinationsKey(), q.processingKey()}, args...).Slice()
+	if err != nil {
+		return queue.ClaimResult{}, fmt.Errorf("redis queue: claim: %w", err)
+	}
+	popped, next, err := parseClaimPop(reply)
+	if err != nil {
+		return queue.ClaimResult{}, err
 	}
 
 	token := newToken()
 	var jobs []webhook.Job
-	if len(ids) > 0 {
+	if len(popped) > 0 {
+		ids := make([]string, len(popped))
+		for i, m := range popped {
+			ids[i] = m[strings.LastIndexByte(m, '|')+1:]
+		}
 		// Read the clock again: an id pushed after now was taken (its event
 		// committed a moment ago) is due by now, and an earlier time would
 		// make the store refuse it as not yet due.
 		leaseNow := q.cfg.Now()
 		leaseUntil := leaseNow.Add(p.Lease)
-		var err error
 		jobs, err = q.store.DeliveryLeaseByID(ctx, store.DeliveryLeaseByIDParams{
 			IDs: ids, Now: leaseNow, LeaseUntil: leaseUntil, LeaseToken: token,
 		})
@@ -414,13 +428,11 @@ func (q *Queue) Claim(ctx context.Context, p queue.ClaimParams) (queue.ClaimResu
 			// reaper will push the ids back and the store will refuse them.
 			return queue.ClaimResult{Jobs: jobs, LeaseToken: token, NextDueAt: now}, nil
 		}
+		if len(jobs) > 0 && (next.IsZero() || leaseUntil.Before(next)) {
+			next = leaseUntil // the guards just added
+		}
 	}
-
-	next, err := q.nextDueAt(ctx)
-	if err != nil {
-		return queue.ClaimResult{}, err
-	}
-	if len(jobs) < len(ids) && (next.IsZero() || next.After(now)) {
+	if len(jobs) < len(popped) && (next.IsZero() || next.After(now)) {
 		// The store refused stale or duplicate ids, which took the place of
 		// jobs the lists may still hold: tell the caller to look again now.
 		next = now
@@ -428,15 +440,47 @@ func (q *Queue) Claim(ctx context.Context, p queue.ClaimParams) (queue.ClaimResu
 	return queue.ClaimResult{Jobs: jobs, LeaseToken: token, NextDueAt: next}, nil
 }
 
-func (q *Queue) nextDueAt(ctx context.Context) (time.Time, error) {
-	zs, err := q.client.ZRangeWithScores(ctx, q.retryKey(), 0, 0).Result()
-	if err != nil {
-		return time.Time{}, fmt.Errorf("redis queue: next due: %w", err)
+// parseClaimPop reads claimPop's reply: the popped members and the retry
+// set's earliest due time (zero when empty).
+func parseClaimPop(reply []any) (popped []string, next time.Time, err error) {
+	if len(reply) != 2 {
+		return nil, time.Time{}, fmt.Errorf("redis queue: claim: unexpected reply %v", reply)
 	}
-	if len(zs) == 0 {
-		return time.Time{}, nil
+	members, _ := reply[0].([]any)
+	popped = make([]string, 0, len(members))
+	for _, m := range members {
+		s, ok := m.(string)
+		if !ok {
+			return nil, time.Time{}, fmt.Errorf("redis queue: claim: unexpected member %v", m)
+		}
+		popped = append(popped, s)
 	}
-	return time.UnixMicro(int64(zs[0].Score)), nil
+	if score, ok := reply[1].(string); ok {
+		f, err := strconv.ParseFloat(score, 64)
+		if err != nil {
+			return nil, time.Time{}, fmt.Errorf("redis queue: claim: next due %q: %w", score, err)
+		}
+		next = time.UnixMicro(int64(f))
+	}
+	return popped, next, nil
+}
+
+// Finished implements queue.Finisher: it drops the lease guards of
+// finished deliveries in one command, so they are not offered to the store
+// again when their lease would have run out. A guard left behind (this
+// failed, or the process died first) costs one refused lease, no more.
+func (q *Queue) Finished(ctx context.Context, items []queue.Item) error {
+	if len(items) == 0 {
+		return nil
+	}
+	members := make([]any, len(items))
+	for i, it := range items {
+		members[i] = member(it.Destination, it.DeliveryID)
+	}
+	if err := q.client.ZRem(ctx, q.retryKey(), members...).Err(); err != nil {
+		return fmt.Errorf("redis queue: drop lease guards: %w", err)
+	}
+	return nil
 }
 
 // reap hands ids whose claimer never leased them back to the front of their

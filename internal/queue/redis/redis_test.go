@@ -32,7 +32,7 @@ const startRedis = `redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --
 
 // newClient connects to the test Redis (HOOKD_TEST_REDIS_URL, default
 // redis://127.0.0.1:6379/0) and fails the test when it does not answer.
-func newClient(t *testing.T) *goredis.Client {
+func newClient(t testing.TB) *goredis.Client {
 	t.Helper()
 	url := os.Getenv("HOOKD_TEST_REDIS_URL")
 	if url == "" {
@@ -54,7 +54,7 @@ func newClient(t *testing.T) *goredis.Client {
 
 // newPrefix returns a key prefix of its own for this test and deletes its
 // keys when the test ends.
-func newPrefix(t *testing.T, c *goredis.Client) string {
+func newPrefix(t testing.TB, c *goredis.Client) string {
 	t.Helper()
 	var b [8]byte
 	_, _ = rand.Read(b[:])
@@ -63,7 +63,7 @@ func newPrefix(t *testing.T, c *goredis.Client) string {
 	return prefix
 }
 
-func deleteKeys(t *testing.T, c *goredis.Client, prefix string) {
+func deleteKeys(t testing.TB, c *goredis.Client, prefix string) {
 	t.Helper()
 	ctx := context.Background()
 	iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
@@ -419,6 +419,32 @@ func TestLeaseGuardAfterClaimerDies(t *testing.T) {
 	jobs := claimUntil(t, q, queue.ClaimParams{Quotas: quota("a", 10)}, 1)
 	if jobs[0].Delivery.ID != it.DeliveryID {
 		t.Fatalf("claimed %s, want %s", jobs[0].Delivery.ID, it.DeliveryID)
+	}
+}
+
+// TestFinishedDropsGuard: a finished delivery's lease guard is dropped, so
+// the store is not asked about it again when the lease would have run out.
+func TestFinishedDropsGuard(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	q := e.queue(t, false, redis.Config{})
+	it := e.store.add("a", time.Now())
+	notify(t, q, it)
+	res := claim(t, q, queue.ClaimParams{Lease: 30 * time.Millisecond, Quotas: quota("a", 10)})
+	if len(res.Jobs) != 1 {
+		t.Fatalf("claim = %+v", res)
+	}
+	if err := q.Finished(context.Background(), []queue.Item{it}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(60 * time.Millisecond) // the lease would have run out
+	if again := claim(t, q, queue.ClaimParams{Quotas: quota("a", 10)}); len(again.Jobs) != 0 || !again.NextDueAt.IsZero() {
+		t.Fatalf("claim after Finished = %+v; want nothing and nothing scheduled", again)
+	}
+	e.store.mu.Lock()
+	defer e.store.mu.Unlock()
+	if n := e.store.offered[it.DeliveryID]; n != 1 {
+		t.Fatalf("the store was asked %d times for the finished delivery; want 1", n)
 	}
 }
 

@@ -1,0 +1,63 @@
+package redis_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd/internal/queue"
+	"github.com/hookd/hookd/internal/queue/redis"
+	"github.com/hookd/hookd/internal/store"
+)
+
+// BenchmarkNotifyClaim measures Redis's share of the delivery path: notify
+// deliveries to four destinations, claim them in claims of up to `claim`
+// jobs, and mark them finished. The store is the in-memory fake, so ns/op
+// (per delivery) is Redis round trips and scripts, not PostgreSQL.
+func BenchmarkNotifyClaim(b *testing.B) {
+	for _, size := range []int{1, 64} {
+		b.Run(fmt.Sprintf("claim=%d", size), func(b *testing.B) {
+			c := newClient(b)
+			st := newFakeStore()
+			q := redis.New(c, st, redis.Config{Prefix: newPrefix(b, c)})
+			ctx := context.Background()
+			dests := []string{"a", "b", "c", "d"}
+			var quotas []store.DestinationQuota
+			for _, d := range dests {
+				quotas = append(quotas, store.DestinationQuota{Destination: d, Limit: max(size/len(dests), 1)})
+			}
+			const round = 256
+			b.ResetTimer()
+			for done := 0; done < b.N; {
+				items := make([]queue.Item, 0, round)
+				for i := range min(round, b.N-done) {
+					items = append(items, st.add(dests[i%len(dests)], time.Now().Add(-time.Second)))
+				}
+				if err := q.Notify(ctx, items); err != nil {
+					b.Fatal(err)
+				}
+				for got := 0; got < len(items); {
+					res, err := q.Claim(ctx, queue.ClaimParams{Limit: size, Lease: time.Minute, Quotas: quotas})
+					if err != nil {
+						b.Fatal(err)
+					}
+					if len(res.Jobs) == 0 {
+						b.Fatalf("claimed nothing with %d of %d left", len(items)-got, len(items))
+					}
+					got += len(res.Jobs)
+					if f, ok := any(q).(queue.Finisher); ok {
+						done := make([]queue.Item, len(res.Jobs))
+						for i, j := range res.Jobs {
+							done[i] = queue.Item{DeliveryID: j.Delivery.ID, Destination: j.Delivery.Destination}
+						}
+						if err := f.Finished(ctx, done); err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
+				done += len(items)
+			}
+		})
+	}
+}
