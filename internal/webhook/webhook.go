@@ -37,14 +37,63 @@ type Source struct {
 	MaxBodyBytes int64
 	// Verify selects how requests prove they come from the provider.
 	Verify Verify
+	// RateLimit caps accepted requests per second (a token bucket per
+	// process); 0 means no limit. Requests over it get 429 with Retry-After.
+	RateLimit float64
+	// RateBurst is the bucket's size: how many requests may arrive at once
+	// after a quiet spell. 0 means max(1, RateLimit rounded up).
+	RateBurst int
 }
 
-// Verify names a source's signature scheme and its secret. The zero value
-// verifies nothing.
+// Verification schemes (Verify.Type). The empty string means none.
+const (
+	VerifyNone             = ""
+	VerifyGitHub           = "github"            // X-Hub-Signature-256: sha256=<hex HMAC-SHA256>
+	VerifyStripe           = "stripe"            // Stripe-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "t.body">
+	VerifyShopify          = "shopify"           // X-Shopify-Hmac-Sha256: <base64 HMAC-SHA256>
+	VerifySlack            = "slack"             // X-Slack-Signature: v0=<hex HMAC-SHA256 of "v0:ts:body">, X-Slack-Request-Timestamp
+	VerifyStandardWebhooks = "standard-webhooks" // webhook-id, webhook-timestamp, webhook-signature: v1,<base64> ...
+	VerifyHMAC             = "hmac"              // any header carrying an HMAC of the body (Header, Algorithm, Encoding, Prefix)
+	VerifyToken            = "token"             // a shared secret in a header (Header) or query parameter (Query)
+	VerifyBasic            = "basic"             // HTTP Basic authentication (Username, Secret as the password)
+)
+
+// VerifyTypes lists every scheme Verify.Type accepts, "none" first.
+var VerifyTypes = []string{"none", VerifyGitHub, VerifyStripe, VerifyShopify, VerifySlack, VerifyStandardWebhooks, VerifyHMAC, VerifyToken, VerifyBasic}
+
+// Verify says how a source's requests prove where they come from. The zero
+// value verifies nothing. AllowIPs combines with any Type (including none):
+// a request must come from an allowed address and pass the scheme.
 type Verify struct {
-	// Type is "" (none) or "github".
-	Type   string
+	Type string
+	// Secret is the HMAC key (github, stripe, shopify, slack, hmac), the
+	// "whsec_" secret (standard-webhooks), the expected token (token) or
+	// the password (basic).
 	Secret string
+	// Header names the header carrying the signature (hmac, required) or
+	// the token (token; default "Authorization", where "Bearer " may
+	// precede the token).
+	Header string
+	// Query names a query parameter carrying the token (token), instead of
+	// a header.
+	Query string
+	// Algorithm is the hmac scheme's hash: "sha1", "sha256" (default) or
+	// "sha512".
+	Algorithm string
+	// Encoding is the hmac scheme's signature encoding: "hex" (default) or
+	// "base64".
+	Encoding string
+	// Prefix precedes the encoded signature in the header (hmac), such as
+	// "sha256=".
+	Prefix string
+	// Username is the basic scheme's user name.
+	Username string
+	// Tolerance bounds the age (and future skew) of a signed timestamp
+	// (stripe, slack, standard-webhooks), against replays; 0 means 5m.
+	Tolerance time.Duration
+	// AllowIPs lists addresses or CIDR blocks (IPv4 or IPv6) requests must
+	// come from; empty allows any.
+	AllowIPs []string
 }
 
 // Destination is a callback URL subscribed to one or more sources.
@@ -66,6 +115,25 @@ type Destination struct {
 	// MaxInFlight caps concurrent attempts to this destination so that a slow
 	// receiver cannot occupy the whole worker pool.
 	MaxInFlight int
+	// PreviousSecret, until PreviousSecretUntil, signs every delivery too
+	// (a second signature in webhook-signature), so a receiver can move to
+	// the new Secret at its own pace during a rotation.
+	PreviousSecret      string
+	PreviousSecretUntil time.Time
+	// RateLimit caps attempts per second to this destination, across all
+	// processes sharing Redis (per process without Redis); 0 means no limit.
+	RateLimit float64
+	// CACert (PEM) replaces the system's trusted roots for this
+	// destination's TLS connections, for receivers behind a private CA.
+	CACert string
+	// ClientCert and ClientKey (PEM), when both are set, authenticate
+	// hookd to the receiver (mutual TLS).
+	ClientCert string
+	ClientKey  string
+	// FollowRedirects lets an attempt follow up to 5 redirects, each
+	// checked by the SSRF guard like the first address; off by default, as
+	// a 3xx answer is then a failed attempt.
+	FollowRedirects bool
 }
 
 // Wants reports whether the destination subscribes to events of the source
