@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"runtime"
@@ -347,7 +348,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		header = os.Stderr // keep stdout one JSON document
 	}
 	fmt.Fprintf(header, "hookd bench: %d senders, %d-byte bodies, %s, rate %s, %d destinations, store %s%s\n",
-		opts.Senders, opts.BodySize, opts.Duration, rateText(opts.Rate), opts.Destinations, dir, workersText(opts.WorkerProcesses))
+		opts.Senders, opts.BodySize, opts.Duration, rateText(opts.Rate), opts.Destinations, storeText(cfg.DatabaseURL), workersText(opts.WorkerProcesses))
 	began := time.Now()
 	var wg sync.WaitGroup
 	for range opts.Senders {
@@ -429,10 +430,14 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		stopErr = procs.stop()
 	}
 
+	var lostErr error
+	if res.Lost > 0 {
+		lostErr = fmt.Errorf("%d deliveries of accepted webhooks did not arrive within %s", res.Lost, opts.Drain)
+	}
 	if opts.JSON {
 		enc := json.NewEncoder(opts.Out)
 		enc.SetIndent("", "  ")
-		return res, errors.Join(enc.Encode(res), stopErr)
+		return res, errors.Join(enc.Encode(res), lostErr, stopErr)
 	}
 	fmt.Fprintf(opts.Out, "ingest:     %d accepted, %d errors, %.0f req/s, 202 latency p50 %.2f ms, p99 %.2f ms\n",
 		res.Accepted, res.Errors, res.IngestPerSec, res.IngestP50Ms, res.IngestP99Ms)
@@ -448,10 +453,20 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	} else {
 		fmt.Fprintf(opts.Out, "peak RSS:   %.0f MiB (whole process: hookd, senders and receiver), GOMAXPROCS %d\n", res.PeakRSSMiB, res.GoMaxProcs)
 	}
-	if res.Lost > 0 {
-		return res, errors.Join(fmt.Errorf("%d deliveries of accepted webhooks did not arrive within %s", res.Lost, opts.Drain), stopErr)
+	return res, errors.Join(lostErr, stopErr)
+}
+
+// storeText names the store without credentials: a PostgreSQL URL by host
+// and database, SQLite by its file.
+func storeText(databaseURL string) string {
+	u, err := url.Parse(databaseURL)
+	if err != nil {
+		return "(unparsable URL)"
 	}
-	return res, stopErr
+	if u.Scheme == "sqlite" {
+		return strings.TrimPrefix(databaseURL, "sqlite://")
+	}
+	return u.Scheme + "://" + u.Host + u.Path
 }
 
 func drainNote(deferred bool, workerProcesses int) string {
