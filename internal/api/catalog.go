@@ -32,15 +32,25 @@ func (s *Server) catalogRoutes() []Route {
 		{Method: "GET", Pattern: "/api/destinations/{name}", Summary: "One destination", handler: s.getDestination},
 		{Method: "PATCH", Pattern: "/api/destinations/{name}", Write: true, Summary: "Change the fields given of an API-managed destination", handler: s.patchDestination},
 		{Method: "DELETE", Pattern: "/api/destinations/{name}", Write: true, Summary: "Delete an API-managed destination", handler: s.deleteDestination},
+		{Method: "POST", Pattern: "/api/destinations/{name}/rotate-secret", Write: true, Summary: "Start signing with a new secret, the current one signing too for a grace period", handler: s.rotateSecret},
 	}
 }
 
 // VerifyView is a source's verification as shown: the secret only to
-// admins.
+// admins. Fields a scheme does not use are omitted.
 type VerifyView struct {
-	// Type is "none" or "github".
-	Type   string `json:"type"`
-	Secret string `json:"secret,omitempty"`
+	// Type is one of none, github, stripe, shopify, slack,
+	// standard-webhooks, hmac, token, basic.
+	Type      string   `json:"type"`
+	Secret    string   `json:"secret,omitempty"`
+	Header    string   `json:"header,omitempty"`
+	Query     string   `json:"query,omitempty"`
+	Algorithm string   `json:"algorithm,omitempty"`
+	Encoding  string   `json:"encoding,omitempty"`
+	Prefix    string   `json:"prefix,omitempty"`
+	Username  string   `json:"username,omitempty"`
+	Tolerance string   `json:"tolerance,omitempty"`
+	AllowIPs  []string `json:"allow_ips,omitempty"`
 }
 
 // SourceDetail is one source as GET /api/sources/{name} shows it.
@@ -48,16 +58,26 @@ type SourceDetail struct {
 	Name         string                   `json:"name"`
 	Origin       catalog.Origin           `json:"origin"`
 	MaxBodyBytes int64                    `json:"max_body_bytes"`
+	RateLimit    float64                  `json:"rate_limit"`
+	RateBurst    int                      `json:"rate_burst"`
 	Verify       VerifyView               `json:"verify"`
 	Counts       map[webhook.Status]int64 `json:"counts"`
 	Total        int64                    `json:"total"`
 }
 
-// VerifyRequest sets a source's verification. A nil Secret keeps the
+// VerifyRequest sets a source's whole verification. A nil Secret keeps the
 // current one when Type does not change.
 type VerifyRequest struct {
-	Type   string  `json:"type"`
-	Secret *string `json:"secret"`
+	Type      string   `json:"type"`
+	Secret    *string  `json:"secret"`
+	Header    string   `json:"header"`
+	Query     string   `json:"query"`
+	Algorithm string   `json:"algorithm"`
+	Encoding  string   `json:"encoding"`
+	Prefix    string   `json:"prefix"`
+	Username  string   `json:"username"`
+	Tolerance string   `json:"tolerance"`
+	AllowIPs  []string `json:"allow_ips"`
 }
 
 // SourceRequest is the body of POST /api/sources.
@@ -67,6 +87,9 @@ type SourceRequest struct {
 	MaxBodyBytes int64 `json:"max_body_bytes"`
 	// Verify defaults to none.
 	Verify *VerifyRequest `json:"verify"`
+	// RateLimit caps accepted requests per second; 0 means no limit.
+	RateLimit float64 `json:"rate_limit"`
+	RateBurst int     `json:"rate_burst"`
 }
 
 // SourcePatch is the body of PATCH /api/sources/{name}: absent fields stay
@@ -76,6 +99,8 @@ type SourcePatch struct {
 	Name         *string        `json:"name"`
 	MaxBodyBytes *int64         `json:"max_body_bytes"`
 	Verify       *VerifyRequest `json:"verify"`
+	RateLimit    *float64       `json:"rate_limit"`
+	RateBurst    *int           `json:"rate_burst"`
 }
 
 // DestinationView is a destination as shown. Secret and header values are
@@ -88,9 +113,19 @@ type DestinationView struct {
 	Headers    map[string]string `json:"headers"`
 	Secret     string            `json:"secret,omitempty"`
 	// Timeout is a Go duration such as "30s".
-	Timeout     string         `json:"timeout"`
-	MaxInFlight int            `json:"max_in_flight"`
-	Origin      catalog.Origin `json:"origin"`
+	Timeout     string  `json:"timeout"`
+	MaxInFlight int     `json:"max_in_flight"`
+	RateLimit   float64 `json:"rate_limit"`
+	// PreviousSecret (admins only) still signs until PreviousSecretUntil.
+	PreviousSecret      string     `json:"previous_secret,omitempty"`
+	PreviousSecretUntil *time.Time `json:"previous_secret_until,omitempty"`
+	// CACert and ClientCert are certificates (public); the client key is
+	// never shown, only whether one is set.
+	CACert          string         `json:"ca_cert,omitempty"`
+	ClientCert      string         `json:"client_cert,omitempty"`
+	ClientKeySet    bool           `json:"client_key_set"`
+	FollowRedirects bool           `json:"follow_redirects"`
+	Origin          catalog.Origin `json:"origin"`
 	// Health counts this process's attempts since it started (not durable,
 	// not shared between processes).
 	Health *HealthView `json:"health,omitempty"`
@@ -119,6 +154,17 @@ type DestinationRequest struct {
 	Timeout string `json:"timeout"`
 	// MaxInFlight caps concurrent attempts; default 16.
 	MaxInFlight int `json:"max_in_flight"`
+	// RateLimit caps attempts per second; 0 means no limit.
+	RateLimit float64 `json:"rate_limit"`
+	// PreviousSecret signs too until PreviousSecretUntil (a rotation);
+	// POST /api/destinations/{name}/rotate-secret sets both for you.
+	PreviousSecret      string     `json:"previous_secret"`
+	PreviousSecretUntil *time.Time `json:"previous_secret_until"`
+	// CACert, ClientCert and ClientKey are PEM blocks (https only).
+	CACert          string `json:"ca_cert"`
+	ClientCert      string `json:"client_cert"`
+	ClientKey       string `json:"client_key"`
+	FollowRedirects bool   `json:"follow_redirects"`
 }
 
 // DestinationPatch is the body of PATCH /api/destinations/{name}: absent
@@ -132,6 +178,22 @@ type DestinationPatch struct {
 	Secret      *string            `json:"secret"`
 	Timeout     *string            `json:"timeout"`
 	MaxInFlight *int               `json:"max_in_flight"`
+	RateLimit   *float64           `json:"rate_limit"`
+	// "ca_cert": "" removes it; "client_cert" and "client_key" go together.
+	CACert          *string `json:"ca_cert"`
+	ClientCert      *string `json:"client_cert"`
+	ClientKey       *string `json:"client_key"`
+	FollowRedirects *bool   `json:"follow_redirects"`
+}
+
+// RotateSecretRequest is the body of POST
+// /api/destinations/{name}/rotate-secret.
+type RotateSecretRequest struct {
+	// Secret is the new "whsec_" secret; generated when empty.
+	Secret string `json:"secret"`
+	// Grace is how long the current secret keeps signing beside the new
+	// one, a Go duration; default 24h, "0s" to stop at once, at most 720h.
+	Grace string `json:"grace"`
 }
 
 // isAdmin reports whether the caller may see secrets.
@@ -180,13 +242,7 @@ func unchangedName(body *string, name string) error {
 func (s *Server) sourceDetail(r *http.Request, src webhook.Source) (SourceDetail, error) {
 	v := SourceDetail{
 		Name: src.Name, Origin: s.opts.Catalog.SourceOrigin(src.Name), MaxBodyBytes: src.MaxBodyBytes,
-		Verify: VerifyView{Type: "none"}, Counts: map[webhook.Status]int64{},
-	}
-	if src.Verify.Type != "" {
-		v.Verify.Type = src.Verify.Type
-		if isAdmin(r) {
-			v.Verify.Secret = src.Verify.Secret
-		}
+		RateLimit: src.RateLimit, RateBurst: src.RateBurst, Verify: verifyView(src.Verify, isAdmin(r)), Counts: map[webhook.Status]int64{},
 	}
 	for _, st := range []webhook.Status{webhook.StatusPending, webhook.StatusSuccess, webhook.StatusFailed, webhook.StatusPermanentFailure} {
 		v.Counts[st] = 0
@@ -207,24 +263,52 @@ func (s *Server) sourceDetail(r *http.Request, src webhook.Source) (SourceDetail
 	return v, nil
 }
 
+// verifyView shows v; the secret to admins only.
+func verifyView(v webhook.Verify, admin bool) VerifyView {
+	out := VerifyView{Type: v.Type, Header: v.Header, Query: v.Query, Algorithm: v.Algorithm, Encoding: v.Encoding,
+		Prefix: v.Prefix, Username: v.Username, AllowIPs: v.AllowIPs}
+	if out.Type == webhook.VerifyNone {
+		out.Type = "none"
+	}
+	if v.Tolerance > 0 {
+		out.Tolerance = v.Tolerance.String()
+	}
+	if admin {
+		out.Secret = v.Secret
+	}
+	return out
+}
+
 // applyVerify sets src's verification from req, keeping the secret when
 // req has none and the scheme stays the same.
-func applyVerify(src *webhook.Source, req *VerifyRequest) {
+func applyVerify(src *webhook.Source, req *VerifyRequest) error {
 	if req == nil {
-		return
+		return nil
+	}
+	if req.Type == "" {
+		return invalid("verify.type", "is required when verify is given (%s)", strings.Join(webhook.VerifyTypes, ", "))
 	}
 	typ := req.Type
 	if typ == "none" {
-		typ = ""
+		typ = webhook.VerifyNone
 	}
+	v := webhook.Verify{Type: typ, Header: req.Header, Query: req.Query, Algorithm: req.Algorithm, Encoding: req.Encoding,
+		Prefix: req.Prefix, Username: req.Username, AllowIPs: req.AllowIPs}
 	switch {
 	case req.Secret != nil:
-		src.Verify = webhook.Verify{Type: typ, Secret: *req.Secret}
+		v.Secret = *req.Secret
 	case typ == src.Verify.Type:
-		// Same scheme: keep the secret.
-	default:
-		src.Verify = webhook.Verify{Type: typ}
+		v.Secret = src.Verify.Secret // same scheme: keep the secret
 	}
+	if req.Tolerance != "" {
+		d, err := time.ParseDuration(req.Tolerance)
+		if err != nil || d <= 0 {
+			return invalid("verify.tolerance", "%q is not a duration such as 5m", req.Tolerance)
+		}
+		v.Tolerance = d
+	}
+	src.Verify = v
+	return nil
 }
 
 func (s *Server) createSource(w http.ResponseWriter, r *http.Request) error {
@@ -232,11 +316,10 @@ func (s *Server) createSource(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	if req.Verify != nil && req.Verify.Type == "" {
-		return invalid("verify.type", "is required when verify is given (none or github)")
+	src := webhook.Source{Name: req.Name, MaxBodyBytes: req.MaxBodyBytes, RateLimit: req.RateLimit, RateBurst: req.RateBurst}
+	if err := applyVerify(&src, req.Verify); err != nil {
+		return err
 	}
-	src := webhook.Source{Name: req.Name, MaxBodyBytes: req.MaxBodyBytes}
-	applyVerify(&src, req.Verify)
 	src, err := s.opts.Catalog.PutSource(r.Context(), src, true)
 	if err != nil {
 		if errors.Is(err, webhook.ErrConflict) && !errors.Is(err, catalog.ErrReadOnly) {
@@ -296,10 +379,15 @@ func (s *Server) patchSource(w http.ResponseWriter, r *http.Request) error {
 		}
 		src.MaxBodyBytes = *req.MaxBodyBytes
 	}
-	if req.Verify != nil && req.Verify.Type == "" {
-		return invalid("verify.type", "is required when verify is given (none or github)")
+	if req.RateLimit != nil {
+		src.RateLimit = *req.RateLimit
 	}
-	applyVerify(&src, req.Verify)
+	if req.RateBurst != nil {
+		src.RateBurst = *req.RateBurst
+	}
+	if err := applyVerify(&src, req.Verify); err != nil {
+		return err
+	}
 	src, err = s.opts.Catalog.PutSource(r.Context(), src, false)
 	if err != nil {
 		return catalogError("source", name, err)
@@ -331,7 +419,12 @@ func (s *Server) destinationView(r *http.Request, d webhook.Destination) Destina
 	v := DestinationView{
 		Name: d.Name, URL: d.URL, Sources: nonNil(d.Sources), EventTypes: nonNil(d.EventTypes),
 		Headers: map[string]string{}, Timeout: d.Timeout.String(), MaxInFlight: d.MaxInFlight,
-		Origin: s.opts.Catalog.DestinationOrigin(d.Name),
+		RateLimit: d.RateLimit, CACert: d.CACert, ClientCert: d.ClientCert, ClientKeySet: d.ClientKey != "",
+		FollowRedirects: d.FollowRedirects, Origin: s.opts.Catalog.DestinationOrigin(d.Name),
+	}
+	if !d.PreviousSecretUntil.IsZero() {
+		until := d.PreviousSecretUntil
+		v.PreviousSecretUntil = &until
 	}
 	for k, val := range d.Headers {
 		if !admin {
@@ -340,7 +433,7 @@ func (s *Server) destinationView(r *http.Request, d webhook.Destination) Destina
 		v.Headers[k] = val
 	}
 	if admin {
-		v.Secret = d.Secret
+		v.Secret, v.PreviousSecret = d.Secret, d.PreviousSecret
 	}
 	if s.opts.Stats != nil {
 		h, _ := s.opts.Stats.Destination(d.Name)
@@ -405,12 +498,14 @@ func (s *Server) createDestination(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	if err := validateHeaders(req.Headers); err != nil {
-		return err
-	}
 	d := webhook.Destination{
 		Name: req.Name, URL: req.URL, Sources: req.Sources, EventTypes: req.EventTypes, Headers: req.Headers,
-		Secret: req.Secret, Timeout: timeout, MaxInFlight: req.MaxInFlight,
+		Secret: req.Secret, Timeout: timeout, MaxInFlight: req.MaxInFlight, RateLimit: req.RateLimit,
+		PreviousSecret: req.PreviousSecret, CACert: req.CACert, ClientCert: req.ClientCert, ClientKey: req.ClientKey,
+		FollowRedirects: req.FollowRedirects,
+	}
+	if req.PreviousSecretUntil != nil {
+		d.PreviousSecretUntil = req.PreviousSecretUntil.UTC()
 	}
 	d, err = s.opts.Catalog.PutDestination(r.Context(), d, true)
 	if err != nil {
@@ -455,9 +550,6 @@ func (s *Server) patchDestination(w http.ResponseWriter, r *http.Request) error 
 		d.EventTypes = *req.EventTypes
 	}
 	if req.Headers != nil {
-		if err := validateHeaders(*req.Headers); err != nil {
-			return err
-		}
 		d.Headers = *req.Headers
 	}
 	if req.Secret != nil {
@@ -477,11 +569,72 @@ func (s *Server) patchDestination(w http.ResponseWriter, r *http.Request) error 
 		}
 		d.MaxInFlight = *req.MaxInFlight
 	}
+	if req.RateLimit != nil {
+		d.RateLimit = *req.RateLimit
+	}
+	if req.CACert != nil {
+		d.CACert = *req.CACert
+	}
+	if req.ClientCert != nil {
+		d.ClientCert = *req.ClientCert
+	}
+	if req.ClientKey != nil {
+		d.ClientKey = *req.ClientKey
+	}
+	if req.FollowRedirects != nil {
+		d.FollowRedirects = *req.FollowRedirects
+	}
 	d, err = s.opts.Catalog.PutDestination(r.Context(), d, false)
 	if err != nil {
 		return catalogError("destination", name, err)
 	}
 	s.log.Info("destination changed", "destination", name)
+	httpx.WriteJSON(w, http.StatusOK, s.destinationView(r, d))
+	return nil
+}
+
+// maxRotationGrace bounds how long an old secret may keep signing.
+const maxRotationGrace = 30 * 24 * time.Hour
+
+// rotateSecret moves the current secret to previous_secret, signing beside
+// the new one for the grace period, so receivers can switch at their pace.
+func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request) error {
+	name, err := pathName(r)
+	if err != nil {
+		return err
+	}
+	d, ok := s.opts.Catalog.Destination(name)
+	if !ok {
+		return fmt.Errorf("destination %q: %w", name, webhook.ErrNotFound)
+	}
+	if s.opts.Catalog.DestinationOrigin(name) == catalog.OriginFile {
+		return readOnly("destination", name, catalog.ErrReadOnly)
+	}
+	var req RotateSecretRequest
+	if r.ContentLength != 0 { // no body: a generated secret, the default grace
+		if err := decodeJSON(w, r, &req); err != nil {
+			return err
+		}
+	}
+	grace := 24 * time.Hour
+	if req.Grace != "" {
+		if grace, err = time.ParseDuration(req.Grace); err != nil || grace < 0 || grace > maxRotationGrace {
+			return invalid("grace", "%q is not a duration between 0s and 720h", req.Grace)
+		}
+	}
+	if req.Secret == d.Secret && req.Secret != "" {
+		return invalid("secret", "is the current secret")
+	}
+	d.PreviousSecret, d.PreviousSecretUntil = "", time.Time{}
+	if grace > 0 {
+		d.PreviousSecret, d.PreviousSecretUntil = d.Secret, time.Now().UTC().Add(grace)
+	}
+	d.Secret = req.Secret // "" makes the catalog generate one
+	d, err = s.opts.Catalog.PutDestination(r.Context(), d, false)
+	if err != nil {
+		return catalogError("destination", name, err)
+	}
+	s.log.Info("destination secret rotated", "destination", name, "grace", grace)
 	httpx.WriteJSON(w, http.StatusOK, s.destinationView(r, d))
 	return nil
 }
@@ -497,49 +650,4 @@ func (s *Server) deleteDestination(w http.ResponseWriter, r *http.Request) error
 	s.log.Info("destination deleted", "destination", name)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
-}
-
-// reservedHeaders are set by hookd on every delivery (or by the HTTP
-// client) and cannot be replaced by a destination's extra headers.
-var reservedHeaders = map[string]bool{
-	"host": true, "content-length": true, "content-type": true, "transfer-encoding": true, "connection": true,
-	"user-agent": true, "webhook-id": true, "webhook-timestamp": true, "webhook-signature": true,
-}
-
-// Bounds on a destination's extra headers.
-const (
-	maxHeaders          = 50
-	maxHeaderNameBytes  = 256
-	maxHeaderValueBytes = 8192
-)
-
-// validateHeaders checks extra headers so that a bad one is refused here
-// instead of failing every attempt.
-func validateHeaders(h map[string]string) error {
-	if len(h) > maxHeaders {
-		return invalid("headers", "at most %d headers", maxHeaders)
-	}
-	for name, value := range h {
-		field := fmt.Sprintf("headers[%q]", name)
-		if name == "" || len(name) > maxHeaderNameBytes || strings.IndexFunc(name, func(c rune) bool { return !isTokenChar(c) }) >= 0 {
-			return invalid(field, "is not a valid header name")
-		}
-		if reservedHeaders[strings.ToLower(name)] {
-			return invalid(field, "is set by hookd and cannot be replaced")
-		}
-		if len(value) > maxHeaderValueBytes || strings.ContainsAny(value, "\r\n\x00") {
-			return invalid(field, "value must be at most %d bytes without line breaks", maxHeaderValueBytes)
-		}
-	}
-	return nil
-}
-
-// isTokenChar reports whether c may appear in an HTTP header name (RFC
-// 9110 token).
-func isTokenChar(c rune) bool {
-	switch {
-	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		return true
-	}
-	return strings.ContainsRune("!#$%&'*+-.^_`|~", c)
 }

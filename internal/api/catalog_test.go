@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -68,7 +69,7 @@ func TestCatalogLifecycle(t *testing.T) {
 		t.Errorf("patched = %+v; want timeout and event types changed, the rest kept", patched)
 	}
 	srcPatched := want[api.SourceDetail](t, call("PATCH", "/api/sources/shop", map[string]any{"verify": map[string]string{"type": "github", "secret": "s3cret"}}), http.StatusOK, "patch source")
-	if srcPatched.Verify != (api.VerifyView{Type: "github", Secret: "s3cret"}) || srcPatched.Total != 1 {
+	if !reflect.DeepEqual(srcPatched.Verify, api.VerifyView{Type: "github", Secret: "s3cret"}) || srcPatched.Total != 1 {
 		t.Errorf("patched source = %+v", srcPatched)
 	}
 	wantError(t, ta.call(t, request{method: "POST", path: "/webhook/shop", body: "{}"}), 401, "invalid_signature")
@@ -176,7 +177,7 @@ func TestCatalogReadOnlyAndValidation(t *testing.T) {
 		{"PATCH", "/api/destinations/api-dest", map[string]any{"max_in_flight": 0}, "max_in_flight"},
 		{"PATCH", "/api/destinations/api-dest", "not json", "body"},
 		{"POST", "/api/sources", map[string]any{"name": "-dash"}, "name"},
-		{"POST", "/api/sources", map[string]any{"name": "s", "verify": map[string]string{"type": "hmac"}}, "verify.type"},
+		{"POST", "/api/sources", map[string]any{"name": "s", "verify": map[string]string{"type": "gitlab"}}, "verify.type"},
 		{"POST", "/api/sources", map[string]any{"name": "s", "verify": map[string]string{"type": "github"}}, "verify.secret"},
 		{"POST", "/api/sources", map[string]any{"name": "s", "verify": map[string]string{}}, "verify.type"},
 		{"POST", "/api/sources", map[string]any{"name": "s", "max_body_bytes": -5}, "max_body_bytes"},
@@ -202,4 +203,74 @@ func TestCatalogReadOnlyAndValidation(t *testing.T) {
 	if len(sources.Items) != 1 || sources.Items[0].Name != "github" || sources.Items[0].MaxBodyBytes != 1<<20 {
 		t.Errorf("sources after rejected requests = %+v", sources.Items)
 	}
+}
+
+// TestSecurityFieldsAndRotation: verification schemes, rate limits, TLS and
+// redirect settings go through the API and come back as set (secrets and
+// keys to admins only); rotate-secret keeps the old secret signing for the
+// grace period.
+func TestSecurityFieldsAndRotation(t *testing.T) {
+	t.Parallel()
+	ta := setup(t, nil, nil)
+	admin, viewer := ta.admin(t), ta.viewer(t)
+	call := func(method, path string, body any) response {
+		return ta.call(t, request{method: method, path: path, token: admin, body: body})
+	}
+	src := want[api.SourceDetail](t, call("POST", "/api/sources", map[string]any{
+		"name": "custom", "rate_limit": 5, "rate_burst": 10,
+		"verify": map[string]any{"type": "hmac", "secret": "k", "header": "X-Sig", "encoding": "base64", "allow_ips": []string{"10.0.0.0/8"}},
+	}), http.StatusCreated, "create source")
+	wantVerify := api.VerifyView{Type: "hmac", Secret: "k", Header: "X-Sig", Algorithm: "sha256", Encoding: "base64", AllowIPs: []string{"10.0.0.0/8"}}
+	if !reflect.DeepEqual(src.Verify, wantVerify) || src.RateLimit != 5 || src.RateBurst != 10 {
+		t.Errorf("created source = %+v", src)
+	}
+	asViewer := want[api.SourceDetail](t, ta.call(t, request{method: "GET", path: "/api/sources/custom", token: viewer}), http.StatusOK, "viewer")
+	if asViewer.Verify.Secret != "" {
+		t.Errorf("a viewer sees the verification secret")
+	}
+	// A PATCH of the verification without a secret keeps it (same type).
+	patched := want[api.SourceDetail](t, call("PATCH", "/api/sources/custom", map[string]any{
+		"rate_limit": 0, "rate_burst": 0, "verify": map[string]any{"type": "hmac", "header": "X-Other"},
+	}), http.StatusOK, "patch source")
+	if patched.Verify.Secret != "k" || patched.Verify.Header != "X-Other" || patched.RateLimit != 0 {
+		t.Errorf("patched source = %+v", patched)
+	}
+	for _, b := range []struct {
+		body  map[string]any
+		field string
+	}{
+		{map[string]any{"name": "b1", "verify": map[string]any{"type": "basic", "secret": "p"}}, "verify.username"},
+		{map[string]any{"name": "b2", "verify": map[string]any{"type": "stripe", "secret": "p", "tolerance": "soon"}}, "verify.tolerance"},
+		{map[string]any{"name": "b3", "verify": map[string]any{"type": "none", "allow_ips": []string{"nope"}}}, "verify.allow_ips[0]"},
+		{map[string]any{"name": "b4", "rate_limit": -1}, "rate_limit"},
+	} {
+		wantError(t, call("POST", "/api/sources", b.body), 400, "invalid", b.field)
+	}
+
+	dest := want[api.DestinationView](t, call("POST", "/api/destinations", map[string]any{
+		"name": "d", "url": "https://d.example.com/hook", "sources": []string{"custom"}, "rate_limit": 2.5, "follow_redirects": true,
+	}), http.StatusCreated, "create destination")
+	if dest.RateLimit != 2.5 || !dest.FollowRedirects || dest.ClientKeySet || dest.PreviousSecret != "" {
+		t.Errorf("created destination = %+v", dest)
+	}
+	wantError(t, call("PATCH", "/api/destinations/d", map[string]any{"client_cert": "x"}), 400, "invalid", "client_key")
+
+	before := time.Now()
+	rotated := want[api.DestinationView](t, call("POST", "/api/destinations/d/rotate-secret", map[string]any{"grace": "1h"}), http.StatusOK, "rotate")
+	if rotated.PreviousSecret != dest.Secret || rotated.Secret == dest.Secret || !strings.HasPrefix(rotated.Secret, "whsec_") ||
+		rotated.PreviousSecretUntil == nil || rotated.PreviousSecretUntil.Before(before.Add(59*time.Minute)) {
+		t.Errorf("rotated = %+v (was secret %s)", rotated, dest.Secret)
+	}
+	// No body: a generated secret and the default grace; the secret before
+	// is the one that keeps signing.
+	again := want[api.DestinationView](t, ta.call(t, request{method: "POST", path: "/api/destinations/d/rotate-secret", token: admin}), http.StatusOK, "rotate again")
+	if again.PreviousSecret != rotated.Secret || again.PreviousSecretUntil.Before(before.Add(23*time.Hour)) {
+		t.Errorf("rotated again = %+v", again)
+	}
+	now := want[api.DestinationView](t, call("POST", "/api/destinations/d/rotate-secret", map[string]any{"grace": "0s"}), http.StatusOK, "rotate at once")
+	if now.PreviousSecret != "" || now.PreviousSecretUntil != nil {
+		t.Errorf("rotation without grace kept the old secret: %+v", now)
+	}
+	wantError(t, call("POST", "/api/destinations/d/rotate-secret", map[string]any{"grace": "1000h"}), 400, "invalid", "grace")
+	wantError(t, ta.call(t, request{method: "POST", path: "/api/destinations/d/rotate-secret", token: viewer}), 403, "forbidden")
 }

@@ -11,13 +11,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/hookd/hookd/internal/signing"
 	"github.com/hookd/hookd/internal/store"
 	"github.com/hookd/hookd/internal/webhook"
 )
@@ -183,92 +181,6 @@ func (c *Catalog) DestinationOrigin(name string) Origin { return c.cur.Load().de
 
 // SourceOrigin says where a source comes from ("" if unknown).
 func (c *Catalog) SourceOrigin(name string) Origin { return c.cur.Load().sourceOrigin[name] }
-
-// invalid returns an error wrapping webhook.ErrInvalid that names the field.
-func invalid(field, format string, args ...any) error {
-	return fmt.Errorf("%w: %s: %s", webhook.ErrInvalid, field, fmt.Sprintf(format, args...))
-}
-
-// ValidateName checks a source or destination name.
-func ValidateName(name string) error {
-	if name == "" {
-		return invalid("name", "is required")
-	}
-	if !webhook.ValidName(name) {
-		return invalid("name", "%q must be 1-64 letters, digits, '_', '-' or '.', starting with a letter or digit", name)
-	}
-	return nil
-}
-
-// NormalizeSource validates s and fills its defaults.
-func NormalizeSource(s webhook.Source) (webhook.Source, error) {
-	if err := ValidateName(s.Name); err != nil {
-		return s, err
-	}
-	if s.MaxBodyBytes == 0 {
-		s.MaxBodyBytes = DefaultMaxBodyBytes
-	}
-	if s.MaxBodyBytes < 0 || s.MaxBodyBytes > 64<<20 {
-		return s, invalid("max_body_bytes", "must be between 1 and 67108864")
-	}
-	switch s.Verify.Type {
-	case "", "none":
-		s.Verify = webhook.Verify{}
-	case "github":
-		if s.Verify.Secret == "" {
-			return s, invalid("verify.secret", "is required for type github")
-		}
-	default:
-		return s, invalid("verify.type", "%q is not a supported scheme (none, github)", s.Verify.Type)
-	}
-	return s, nil
-}
-
-// NormalizeDestination validates d, fills its defaults, and generates a
-// signing secret when it has none.
-func NormalizeDestination(d webhook.Destination, sourceExists func(string) bool) (webhook.Destination, error) {
-	if err := ValidateName(d.Name); err != nil {
-		return d, err
-	}
-	if d.URL == "" {
-		return d, invalid("url", "is required")
-	}
-	u, err := url.Parse(d.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return d, invalid("url", "%q must be an absolute http:// or https:// URL", d.URL)
-	}
-	if len(d.Sources) == 0 {
-		return d, invalid("sources", "must name at least one source")
-	}
-	for i, s := range d.Sources {
-		if s != "*" && !sourceExists(s) {
-			return d, invalid(fmt.Sprintf("sources[%d]", i), "source %q does not exist", s)
-		}
-	}
-	for i, p := range d.EventTypes {
-		if p == "" {
-			return d, invalid(fmt.Sprintf("event_types[%d]", i), "must not be empty")
-		}
-	}
-	if d.Secret == "" {
-		d.Secret = signing.NewSecret()
-	} else if _, err := signing.NewSigner(d.Secret); err != nil {
-		return d, invalid("secret", "%v", err)
-	}
-	if d.Timeout == 0 {
-		d.Timeout = DefaultTimeout
-	}
-	if d.Timeout < time.Millisecond || d.Timeout > 10*time.Minute {
-		return d, invalid("timeout", "must be between 1ms and 10m")
-	}
-	if d.MaxInFlight == 0 {
-		d.MaxInFlight = DefaultMaxInFlight
-	}
-	if d.MaxInFlight < 0 || d.MaxInFlight > 1000 {
-		return d, invalid("max_in_flight", "must be between 1 and 1000")
-	}
-	return d, nil
-}
 
 // PutSource creates (create set) or replaces an API-managed source.
 func (c *Catalog) PutSource(ctx context.Context, s webhook.Source, create bool) (webhook.Source, error) {

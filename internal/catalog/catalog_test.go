@@ -131,6 +131,14 @@ func TestValidationNamesTheField(t *testing.T) {
 		{"timeout too long", func(d *webhook.Destination) { d.Timeout = time.Hour }, "timeout"},
 		{"negative in flight", func(d *webhook.Destination) { d.MaxInFlight = -1 }, "max_in_flight"},
 		{"empty event type", func(d *webhook.Destination) { d.EventTypes = []string{""} }, "event_types[0]"},
+		{"bad header name", func(d *webhook.Destination) { d.Headers = map[string]string{"X Team": "a"} }, `headers["X Team"]`},
+		{"negative rate", func(d *webhook.Destination) { d.RateLimit = -1 }, "rate_limit"},
+		{"previous secret without end", func(d *webhook.Destination) { d.PreviousSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" }, "previous_secret_until"},
+		{"bad previous secret", func(d *webhook.Destination) {
+			d.PreviousSecret, d.PreviousSecretUntil = "nope", time.Now().Add(time.Hour)
+		}, "previous_secret"},
+		{"client key alone", func(d *webhook.Destination) { d.ClientKey = "x" }, "client_key"},
+		{"TLS material over http", func(d *webhook.Destination) { d.URL, d.CACert = "http://x.example.com", "x" }, "url"},
 	}
 	for _, tt := range tests {
 		d := good
@@ -144,6 +152,14 @@ func TestValidationNamesTheField(t *testing.T) {
 		{Name: "s1", Verify: webhook.Verify{Type: "github"}},
 		{Name: "s2", Verify: webhook.Verify{Type: "gitlab"}},
 		{Name: "s3", MaxBodyBytes: -1},
+		{Name: "s4", Verify: webhook.Verify{Type: "hmac", Secret: "x"}},                              // no header
+		{Name: "s5", Verify: webhook.Verify{Type: "basic", Secret: "x"}},                             // no username
+		{Name: "s6", Verify: webhook.Verify{Type: "token", Secret: "x", Header: "A", Query: "b"}},    // both
+		{Name: "s7", Verify: webhook.Verify{AllowIPs: []string{"10.0.0.0/33"}}},                      // bad CIDR
+		{Name: "s8", Verify: webhook.Verify{Type: "stripe", Secret: "x", Tolerance: 48 * time.Hour}}, // too long
+		{Name: "s9", Verify: webhook.Verify{Type: "github", Secret: "x", Algorithm: "sha1"}},         // not its field
+		{Name: "s10", RateLimit: -1},
+		{Name: "s11", Verify: webhook.Verify{Type: "standard-webhooks", Secret: "short"}},
 	} {
 		if _, err := f.cat.PutSource(ctx, s, true); !errors.Is(err, webhook.ErrInvalid) {
 			t.Errorf("PutSource(%+v) = %v, want ErrInvalid", s, err)

@@ -3,7 +3,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -12,7 +11,6 @@ import (
 	"github.com/goccy/go-yaml/parser"
 
 	"github.com/hookd/hookd/internal/catalog"
-	"github.com/hookd/hookd/internal/signing"
 	"github.com/hookd/hookd/internal/webhook"
 )
 
@@ -37,13 +35,25 @@ type SourceFile struct {
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 	// Verify selects signature verification; default none.
 	Verify *VerifyFile `yaml:"verify"`
+	// RateLimit caps accepted requests per second (per process); 0: none.
+	RateLimit float64 `yaml:"rate_limit"`
+	// RateBurst is the token bucket's size; default the rate rounded up.
+	RateBurst int `yaml:"rate_burst"`
 }
 
-// VerifyFile declares a source's signature scheme.
+// VerifyFile declares a source's verification (webhook.Verify).
 type VerifyFile struct {
-	// Type is "none" or "github" (X-Hub-Signature-256, HMAC-SHA256).
-	Type   string `yaml:"type"`
-	Secret string `yaml:"secret"`
+	// Type is one of webhook.VerifyTypes.
+	Type      string   `yaml:"type"`
+	Secret    string   `yaml:"secret"`
+	Header    string   `yaml:"header"`
+	Query     string   `yaml:"query"`
+	Algorithm string   `yaml:"algorithm"`
+	Encoding  string   `yaml:"encoding"`
+	Prefix    string   `yaml:"prefix"`
+	Username  string   `yaml:"username"`
+	Tolerance string   `yaml:"tolerance"`
+	AllowIPs  []string `yaml:"allow_ips"`
 }
 
 // DestinationFile declares one destination.
@@ -55,10 +65,20 @@ type DestinationFile struct {
 	Headers    map[string]string `yaml:"headers"`
 	// Secret signs deliveries; generated and stored when absent.
 	Secret string `yaml:"secret"`
+	// PreviousSecret signs too until PreviousSecretUntil (RFC 3339).
+	PreviousSecret      string `yaml:"previous_secret"`
+	PreviousSecretUntil string `yaml:"previous_secret_until"`
 	// Timeout bounds one attempt, as a Go duration ("10s"); default 30s.
 	Timeout string `yaml:"timeout"`
 	// MaxInFlight caps concurrent attempts; default 16.
 	MaxInFlight int `yaml:"max_in_flight"`
+	// RateLimit caps attempts per second; 0: none.
+	RateLimit float64 `yaml:"rate_limit"`
+	// CACert, ClientCert and ClientKey are PEM blocks.
+	CACert          string `yaml:"ca_cert"`
+	ClientCert      string `yaml:"client_cert"`
+	ClientKey       string `yaml:"client_key"`
+	FollowRedirects bool   `yaml:"follow_redirects"`
 }
 
 // FileError is a problem in the configuration file, located by line.
@@ -136,22 +156,39 @@ func (c *Config) LoadFile(path string) error {
 		return 0
 	}
 	var errs []error
+	reported := map[string]bool{} // fields with an error already
 	bad := func(p, field, format string, args ...any) {
+		reported[field] = true
 		errs = append(errs, &FileError{Path: path, Line: lineOf(p), Field: field, Msg: fmt.Sprintf(format, args...)})
 	}
 
-	// checkName reports a missing, malformed or repeated name and records
-	// it in seen.
-	checkName := func(name, p, field string, seen map[string]bool) {
-		switch {
-		case name == "":
-			bad(p, field+".name", "is required")
-		case !webhook.ValidName(name):
-			bad(p+".name", field+".name", "%q must be 1-64 letters, digits, '_', '-' or '.'", name)
-		case seen[name]:
+	// fieldErrors reports the catalog's verdict on one entry, each field
+	// located under the entry's path.
+	fieldErrors := func(err error, p, field string) {
+		for _, fe := range catalog.FieldErrors(err) {
+			if !reported[field+"."+fe.Field] { // a value that did not parse is not also missing
+				bad(p+"."+fe.Field, field+"."+fe.Field, "%s", fe.Msg)
+			}
+		}
+	}
+	// duplicate reports a name declared before, and records it.
+	duplicate := func(name, p, field string, seen map[string]bool) {
+		if name != "" && seen[name] {
 			bad(p+".name", field+".name", "%q is declared twice", name)
 		}
 		seen[name] = true
+	}
+	// duration parses a Go duration field; 0 when absent or bad (reported).
+	duration := func(v, p, field string) time.Duration {
+		if v == "" {
+			return 0
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			bad(p, field, "%q must be a positive duration such as 30s or 5m", v)
+			return 0
+		}
+		return d
 	}
 
 	sources := map[string]bool{}
@@ -159,26 +196,17 @@ func (c *Config) LoadFile(path string) error {
 	for i, s := range f.Sources {
 		p := fmt.Sprintf("$.sources[%d]", i)
 		field := fmt.Sprintf("sources[%d]", i)
-		checkName(s.Name, p, field, sources)
-		src := webhook.Source{Name: s.Name, MaxBodyBytes: s.MaxBodyBytes}
-		if src.MaxBodyBytes == 0 {
-			src.MaxBodyBytes = DefaultMaxBodyBytes
-		}
-		if src.MaxBodyBytes < 0 {
-			bad(p+".max_body_bytes", field+".max_body_bytes", "must be positive")
-		}
-		if s.Verify != nil {
-			switch s.Verify.Type {
-			case "", "none":
-			case "github":
-				if s.Verify.Secret == "" {
-					bad(p+".verify", field+".verify.secret", "is required for type github")
-				}
-				src.Verify = webhook.Verify{Type: s.Verify.Type, Secret: s.Verify.Secret}
-			default:
-				bad(p+".verify.type", field+".verify.type", "%q is not a supported scheme (none, github)", s.Verify.Type)
+		duplicate(s.Name, p, field, sources)
+		src := webhook.Source{Name: s.Name, MaxBodyBytes: s.MaxBodyBytes, RateLimit: s.RateLimit, RateBurst: s.RateBurst}
+		if v := s.Verify; v != nil {
+			src.Verify = webhook.Verify{
+				Type: v.Type, Secret: v.Secret, Header: v.Header, Query: v.Query, Algorithm: v.Algorithm,
+				Encoding: v.Encoding, Prefix: v.Prefix, Username: v.Username, AllowIPs: v.AllowIPs,
+				Tolerance: duration(v.Tolerance, p+".verify.tolerance", field+".verify.tolerance"),
 			}
 		}
+		src, err := catalog.NormalizeSource(src)
+		fieldErrors(err, p, field)
 		c.Sources = append(c.Sources, src)
 	}
 
@@ -187,43 +215,29 @@ func (c *Config) LoadFile(path string) error {
 	for i, d := range f.Destinations {
 		p := fmt.Sprintf("$.destinations[%d]", i)
 		field := fmt.Sprintf("destinations[%d]", i)
-		checkName(d.Name, p, field, names)
-		if d.URL == "" {
-			bad(p, field+".url", "is required")
-		} else if u, err := url.Parse(d.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			bad(p+".url", field+".url", "%q must be an absolute http:// or https:// URL", d.URL)
-		}
-		if len(d.Sources) == 0 {
-			bad(p, field+".sources", "must name at least one source")
-		}
-		for j, s := range d.Sources {
-			if s != "*" && !sources[s] {
-				bad(fmt.Sprintf("%s.sources[%d]", p, j), fmt.Sprintf("%s.sources[%d]", field, j), "source %q is not declared under sources", s)
-			}
-		}
-		if d.Secret != "" {
-			if _, err := signing.NewSigner(d.Secret); err != nil {
-				bad(p+".secret", field+".secret", "%v", err)
-			}
-		}
+		duplicate(d.Name, p, field, names)
 		dest := webhook.Destination{
-			Name: d.Name, URL: d.URL, Sources: d.Sources, EventTypes: d.EventTypes,
-			Headers: d.Headers, Secret: d.Secret, Timeout: DefaultTimeout, MaxInFlight: d.MaxInFlight,
+			Name: d.Name, URL: d.URL, Sources: d.Sources, EventTypes: d.EventTypes, Headers: d.Headers,
+			Secret: d.Secret, PreviousSecret: d.PreviousSecret, MaxInFlight: d.MaxInFlight, RateLimit: d.RateLimit,
+			CACert: d.CACert, ClientCert: d.ClientCert, ClientKey: d.ClientKey, FollowRedirects: d.FollowRedirects,
 		}
 		if d.Timeout != "" {
 			t, err := time.ParseDuration(d.Timeout)
-			if err != nil || t <= 0 || t > 10*time.Minute {
+			if err != nil || t <= 0 {
 				bad(p+".timeout", field+".timeout", "%q must be a duration between 1ms and 10m, such as 30s", d.Timeout)
 			} else {
 				dest.Timeout = t
 			}
 		}
-		if dest.MaxInFlight == 0 {
-			dest.MaxInFlight = DefaultMaxInFlight
+		if d.PreviousSecretUntil != "" {
+			t, err := time.Parse(time.RFC3339, d.PreviousSecretUntil)
+			if err != nil {
+				bad(p+".previous_secret_until", field+".previous_secret_until", "%q must be an RFC 3339 time such as 2026-12-31T00:00:00Z", d.PreviousSecretUntil)
+			}
+			dest.PreviousSecretUntil = t
 		}
-		if dest.MaxInFlight < 0 {
-			bad(p+".max_in_flight", field+".max_in_flight", "must be positive")
-		}
+		dest, err := catalog.ValidateDestination(dest, func(s string) bool { return sources[s] })
+		fieldErrors(err, p, field)
 		c.Destinations = append(c.Destinations, dest)
 	}
 	return errors.Join(errs...)

@@ -206,7 +206,7 @@ func TestLoadFileErrors(t *testing.T) {
 		},
 		{
 			name:    "unknown verify type",
-			content: src + "    verify:\n      type: stripe\n      secret: x\n",
+			content: src + "    verify:\n      type: gitlab\n      secret: x\n",
 			line:    4, field: "sources[0].verify.type",
 		},
 		{
@@ -247,9 +247,49 @@ func TestLoadFileErrors(t *testing.T) {
 			line:    4, field: "destinations[0].sources",
 		},
 		{
+			name:    "hmac without header",
+			content: src + "    verify:\n      type: hmac\n      secret: x\n",
+			line:    4, field: "sources[0].verify.header",
+		},
+		{
+			name:    "bad CIDR",
+			content: src + "    verify:\n      allow_ips: [10.0.0.0/8, 300.1.2.3]\n",
+			line:    4, field: "sources[0].verify.allow_ips[1]",
+		},
+		{
+			name:    "tolerance not a duration",
+			content: src + "    verify:\n      type: stripe\n      secret: x\n      tolerance: soon\n",
+			line:    6, field: "sources[0].verify.tolerance",
+		},
+		{
+			name:    "field of another scheme",
+			content: src + "    verify:\n      type: github\n      secret: x\n      username: bob\n",
+			line:    6, field: "sources[0].verify.username",
+		},
+		{
+			name:    "negative rate limit",
+			content: src + "    rate_limit: -5\n",
+			line:    3, field: "sources[0].rate_limit",
+		},
+		{
+			name:    "previous secret without end",
+			content: src + "destinations:\n  - name: ci\n    url: https://ci.example.com\n    sources: [gh]\n    previous_secret: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n",
+			line:    4, field: "destinations[0].previous_secret_until",
+		},
+		{
+			name:    "previous secret end not a time",
+			content: src + "destinations:\n  - name: ci\n    url: https://ci.example.com\n    sources: [gh]\n    previous_secret: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n    previous_secret_until: tomorrow\n",
+			line:    8, field: "destinations[0].previous_secret_until",
+		},
+		{
+			name:    "client cert without key",
+			content: src + "destinations:\n  - name: ci\n    url: https://ci.example.com\n    sources: [gh]\n    client_cert: x\n",
+			line:    4, field: "destinations[0].client_key",
+		},
+		{
 			name:    "empty sources",
 			content: src + "destinations:\n  - name: ci\n    url: https://ci.example.com\n    sources: []\n",
-			line:    4, field: "destinations[0].sources",
+			line:    6, field: "destinations[0].sources",
 		},
 		{
 			name:    "undeclared source",
@@ -431,4 +471,56 @@ func FuzzLoadFile(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestLoadFileSecurityFields: every verification scheme's fields, rate
+// limits, rotation and redirects load into the domain types, with the
+// schemes' defaults filled.
+func TestLoadFileSecurityFields(t *testing.T) {
+	t.Parallel()
+	path := writeFile(t, `sources:
+  - name: custom
+    rate_limit: 50
+    rate_burst: 100
+    verify:
+      type: hmac
+      secret: s3cret
+      header: X-Signature
+      encoding: base64
+      prefix: "sha512="
+      algorithm: sha512
+      allow_ips: [203.0.113.0/24, "2001:db8::1"]
+  - name: stripe
+    verify: {type: stripe, secret: whsec_x, tolerance: 2m}
+  - name: tokened
+    verify: {type: token, secret: t0ken}
+destinations:
+  - name: ci
+    url: https://ci.example.com/hooks
+    sources: [custom]
+    secret: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
+    previous_secret: whsec_Y2FiYWdlY2FiYWdlY2FiYWdlY2FiYWdlY2FiYWdl
+    previous_secret_until: 2026-12-31T00:00:00Z
+    rate_limit: 10
+    follow_redirects: true
+`)
+	c := config.Default()
+	if err := c.LoadFile(path); err != nil {
+		t.Fatalf("LoadFile: %v", err)
+	}
+	wantSources := []webhook.Source{
+		{Name: "custom", MaxBodyBytes: 1 << 20, RateLimit: 50, RateBurst: 100, Verify: webhook.Verify{
+			Type: "hmac", Secret: "s3cret", Header: "X-Signature", Encoding: "base64", Prefix: "sha512=", Algorithm: "sha512",
+			AllowIPs: []string{"203.0.113.0/24", "2001:db8::1"},
+		}},
+		{Name: "stripe", MaxBodyBytes: 1 << 20, Verify: webhook.Verify{Type: "stripe", Secret: "whsec_x", Tolerance: 2 * time.Minute}},
+		{Name: "tokened", MaxBodyBytes: 1 << 20, Verify: webhook.Verify{Type: "token", Secret: "t0ken", Header: "Authorization"}},
+	}
+	if !reflect.DeepEqual(c.Sources, wantSources) {
+		t.Errorf("Sources\n got  %+v\n want %+v", c.Sources, wantSources)
+	}
+	d := c.Destinations[0]
+	if d.PreviousSecret == "" || !d.PreviousSecretUntil.Equal(time.Date(2026, 12, 31, 0, 0, 0, 0, time.UTC)) || d.RateLimit != 10 || !d.FollowRedirects {
+		t.Errorf("destination = %+v", d)
+	}
 }
