@@ -47,11 +47,11 @@ func loadVectors(t *testing.T) []vector {
 	return vs
 }
 
-func newSigner(t *testing.T, secret string) *signing.Signer {
+func newSigner(t *testing.T, secret string, more ...string) *signing.Signer {
 	t.Helper()
-	s, err := signing.NewSigner(secret)
+	s, err := signing.NewSigner(secret, more...)
 	if err != nil {
-		t.Fatalf("NewSigner(%q): %v", secret, err)
+		t.Fatalf("NewSigner(%q, %q): %v", secret, more, err)
 	}
 	return s
 }
