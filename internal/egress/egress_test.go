@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -60,7 +61,45 @@ func TestForbidden(t *testing.T) {
 		{"ff02::1", true},
 		// Benchmarking and IETF protocol assignments.
 		{"198.18.0.1", true},
+		{"198.19.255.255", true},
 		{"192.0.0.1", true},
+		{"192.0.0.8", true},
+		{"192.0.0.255", true},
+		// Reserved (240/4) and broadcast.
+		{"240.0.0.1", true},
+		{"255.255.255.255", true},
+		// Cloud metadata services by other names.
+		{"169.254.170.2", true},   // ECS task metadata
+		{"100.100.100.200", true}, // Alibaba Cloud (carrier-grade NAT range)
+		{"fd00:ec2::254", true},   // AWS over IPv6
+		// IPv4-mapped forms of every internal IPv4 range.
+		{"::ffff:0.0.0.0", true},
+		{"::ffff:100.64.0.1", true},
+		{"::ffff:192.168.1.1", true},
+		{"::ffff:172.16.0.1", true},
+		{"::ffff:192.0.0.1", true},
+		{"::ffff:255.255.255.255", true},
+		// IPv4-compatible (deprecated) and NAT64 forms.
+		{"::127.0.0.1", true},
+		{"::a9fe:a9fe", true},
+		{"64:ff9b::7f00:1", true},
+		{"64:ff9b::a9fe:a9fe", true},
+		{"64:ff9b:1::a00:1", true},
+		// 6to4 embedding an internal IPv4 address; Teredo; site-local;
+		// discard-only.
+		{"2002:7f00:1::1", true},
+		{"2002:a9fe:a9fe::", true},
+		{"2002:c0a8:101::1", true},
+		{"2001:0:4136:e378:8000:63bf:3fff:fdd2", true},
+		{"fec0::1", true},
+		{"100::1", true},
+		// Link-local with a zone.
+		{"fe80::1%eth0", true},
+		// Edges of fc00::/7 and fe80::/10.
+		{"fc00::", true},
+		{"fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", true},
+		{"fe80::", true},
+		{"febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff", true},
 
 		// Public addresses, including neighbours of the ranges above.
 		{"8.8.8.8", false},
@@ -76,6 +115,14 @@ func TestForbidden(t *testing.T) {
 		{"192.167.255.255", false},
 		{"169.253.255.255", false},
 		{"fbff::1", false},
+		{"fe00::1", false},
+		{"2002:808:808::1", false}, // 6to4 of 8.8.8.8
+		{"2001:db9::1", false},
+		{"64:ff9b:2::1", false},
+		{"239.255.255.255", true},
+		{"223.255.255.255", false},
+		{"198.20.0.0", false},
+		{"192.0.1.1", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.addr, func(t *testing.T) {
@@ -85,6 +132,68 @@ func TestForbidden(t *testing.T) {
 				t.Errorf("Forbidden(%s) = %v, want %v", ip, got, tt.forbidden)
 			}
 		})
+	}
+}
+
+func TestOptionsAllows(t *testing.T) {
+	t.Parallel()
+	prefixes := func(ss ...string) []netip.Prefix {
+		out := make([]netip.Prefix, len(ss))
+		for i, s := range ss {
+			out[i] = netip.MustParsePrefix(s)
+		}
+		return out
+	}
+	tests := []struct {
+		name  string
+		opts  egress.Options
+		addr  string
+		allow bool
+	}{
+		{"public, no options", egress.Options{}, "8.8.8.8", true},
+		{"private, no options", egress.Options{}, "10.1.2.3", false},
+		{"private, AllowPrivate", egress.Options{AllowPrivate: true}, "10.1.2.3", true},
+		{"metadata, AllowPrivate", egress.Options{AllowPrivate: true}, "169.254.169.254", true},
+		{"in a listed network", egress.Options{AllowCIDRs: prefixes("10.1.0.0/16")}, "10.1.2.3", true},
+		{"mapped form, in a listed network", egress.Options{AllowCIDRs: prefixes("10.1.0.0/16")}, "::ffff:10.1.2.3", true},
+		{"outside the listed network", egress.Options{AllowCIDRs: prefixes("10.1.0.0/16")}, "10.2.0.1", false},
+		{"metadata, another network listed", egress.Options{AllowCIDRs: prefixes("10.0.0.0/8")}, "169.254.169.254", false},
+		{"loopback, another network listed", egress.Options{AllowCIDRs: prefixes("10.0.0.0/8")}, "127.0.0.1", false},
+		{"public, a network listed", egress.Options{AllowCIDRs: prefixes("10.0.0.0/8")}, "1.1.1.1", true},
+		{"one address listed", egress.Options{AllowCIDRs: prefixes("127.0.0.1/32")}, "127.0.0.1", true},
+		{"its neighbour", egress.Options{AllowCIDRs: prefixes("127.0.0.1/32")}, "127.0.0.2", false},
+		{"IPv6 network", egress.Options{AllowCIDRs: prefixes("fd12:3456::/32")}, "fd12:3456::1", true},
+		{"IPv6 zoned address", egress.Options{AllowCIDRs: prefixes("fe80::/10")}, "fe80::1%eth0", true},
+		{"IPv6 outside", egress.Options{AllowCIDRs: prefixes("fd12:3456::/32")}, "fd00:ec2::254", false},
+		{"explicitly listed metadata", egress.Options{AllowCIDRs: prefixes("169.254.169.254/32")}, "169.254.169.254", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := tt.opts.Allows(netip.MustParseAddr(tt.addr)); got != tt.allow {
+				t.Errorf("Allows(%s) = %v, want %v", tt.addr, got, tt.allow)
+			}
+		})
+	}
+}
+
+// TestClientAllowCIDRs reaches a listed loopback address and is refused
+// the next one.
+func TestClientAllowCIDRs(t *testing.T) {
+	t.Parallel()
+	allowed := listenOn(t, "127.0.0.1", func(http.ResponseWriter, *http.Request) {})
+	other := listenOn(t, "127.0.0.2", func(http.ResponseWriter, *http.Request) {})
+	c := egress.NewClient(egress.Options{AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}})
+	resp, err := post(context.Background(), t, c, allowed.URL)
+	if err != nil {
+		t.Fatalf("POST to the listed address: %v", err)
+	}
+	_ = resp.Body.Close()
+	if _, err := post(context.Background(), t, c, other.URL); !errors.Is(err, egress.ErrForbiddenAddress) {
+		t.Fatalf("POST to an unlisted loopback address: %v, want ErrForbiddenAddress", err)
+	}
+	if n := len(other.requests()); n != 0 {
+		t.Errorf("unlisted server saw %d requests, want 0", n)
 	}
 }
 
@@ -277,3 +386,5 @@ func TestRefusedBeforeConnect(t *testing.T) {
 		t.Fatal("marker connection not accepted")
 	}
 }
+
+func discardLog() *log.Logger { return log.New(io.Discard, "", 0) }
