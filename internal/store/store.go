@@ -123,6 +123,21 @@ type Store interface {
 	// CatalogDelete removes a document or returns webhook.ErrNotFound.
 	CatalogDelete(ctx context.Context, kind CatalogKind, name string) error
 
+	// DestinationStateList returns every stored destination state (circuit
+	// breaker), by destination name. A destination without one is closed
+	// with no failures.
+	DestinationStateList(ctx context.Context) ([]DestinationState, error)
+	// DestinationStateGet returns one destination's state, or
+	// webhook.ErrNotFound when none is stored (closed, no failures).
+	DestinationStateGet(ctx context.Context, destination string) (DestinationState, error)
+	// DestinationStatePut stores state if the stored version is still
+	// state.Version (0: none stored yet) and returns it with its new
+	// version. It fails with webhook.ErrConflict when another writer (in
+	// this process or another) changed it first: the caller reads again
+	// and decides again. Every process sees the state, so one process's
+	// open circuit holds back the others' claims too.
+	DestinationStatePut(ctx context.Context, state DestinationState) (DestinationState, error)
+
 	// Ping checks that the store answers.
 	Ping(ctx context.Context) error
 	// Close releases the store; it waits for nothing.
@@ -310,4 +325,44 @@ type CatalogPutParams struct {
 	Doc    []byte
 	Create bool
 	Now    time.Time
+}
+
+// Circuit is the circuit-breaker state of a destination.
+type Circuit string
+
+// The circuit states. Closed: deliveries are claimed as usual. Open: none
+// are claimed until OpenUntil. HalfOpen: one process makes one probe
+// attempt (until OpenUntil, then another may). Disabled: none are claimed
+// until an admin enables the destination again.
+const (
+	CircuitClosed   Circuit = "closed"
+	CircuitOpen     Circuit = "open"
+	CircuitHalfOpen Circuit = "half_open"
+	CircuitDisabled Circuit = "disabled"
+)
+
+// DestinationState is a destination's circuit breaker, shared by every
+// process through the store. Zero times mean "not set".
+type DestinationState struct {
+	Destination string
+	// Circuit is empty or closed for a destination never stored.
+	Circuit Circuit
+	// ConsecutiveFailures counts failed attempts since the last success.
+	ConsecutiveFailures int
+	// Trips counts openings since the last success; each one doubles the
+	// cool-down.
+	Trips int
+	// FailingSince is when the first of the consecutive failures happened.
+	FailingSince time.Time
+	// OpenUntil ends the cool-down of an open circuit, and bounds a
+	// half-open circuit's probe (after it another process may probe).
+	OpenUntil time.Time
+	// LastError is the error of the last failed attempt.
+	LastError      string
+	DisabledAt     time.Time
+	DisabledReason string
+	UpdatedAt      time.Time
+	// Version counts the writes of this state; DestinationStatePut
+	// compares it.
+	Version int64
 }
