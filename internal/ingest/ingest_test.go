@@ -10,8 +10,10 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -46,6 +48,14 @@ func TestEventType(t *testing.T) {
 		{"X-Webhook-Event", map[string]string{"X-Webhook-Event": "invoice.paid"}, Fields{}, "invoice.paid"},
 		{"Stripe body type", map[string]string{"Stripe-Signature": "t=1,v1=abc"}, Fields{ID: "evt_1", Type: "charge.succeeded"}, "charge.succeeded"},
 		{"Standard Webhooks body type", map[string]string{"Webhook-Id": "msg_1"}, Fields{Type: "invoice.paid"}, "invoice.paid"},
+		{"Shopify topic with a Shopify HMAC", map[string]string{"X-Shopify-Topic": "products/update", "X-Shopify-Hmac-Sha256": "x"}, Fields{}, "products/update"},
+		{"Slack Events API: the inner event type", map[string]string{"X-Slack-Signature": "v0=x"}, Fields{Type: "event_callback", EventType: "app_mention"}, "app_mention"},
+		{"Slack Events API without inner type", map[string]string{"X-Slack-Signature": "v0=x"}, Fields{Type: "event_callback"}, "event_callback"},
+		{"Slack url_verification", map[string]string{"X-Slack-Request-Timestamp": "1"}, Fields{Type: "url_verification"}, "url_verification"},
+		{"Slack interactivity payload", map[string]string{"X-Slack-Signature": "v0=x"}, Fields{Type: "block_actions"}, "block_actions"},
+		{"Slack slash command", map[string]string{"X-Slack-Signature": "v0=x"}, Fields{Command: "/deploy"}, "/deploy"},
+		{"inner event type without Slack headers", nil, Fields{Type: "event_callback", EventType: "app_mention"}, "event_callback"},
+		{"X-Event-Type wins over Slack", map[string]string{"X-Slack-Signature": "v0=x", "X-Event-Type": "x"}, Fields{Type: "event_callback", EventType: "app_mention"}, "x"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -95,6 +105,10 @@ func TestIdempotencyKey(t *testing.T) {
 		{"lower-case header", map[string]string{"idempotency-key": "idem"}, Fields{}, "idem"},
 		{"whitespace is trimmed", map[string]string{"Idempotency-Key": "  idem \t"}, Fields{}, "idem"},
 		{"blank Idempotency-Key falls through", map[string]string{"Idempotency-Key": "   ", "X-GitHub-Delivery": "gh"}, Fields{}, "gh"},
+		{"svix-id", map[string]string{"Svix-Id": "msg_svix", "X-GitHub-Delivery": "gh"}, Fields{}, "msg_svix"},
+		{"webhook-id wins over svix-id", map[string]string{"Webhook-Id": "msg", "Svix-Id": "msg_svix"}, Fields{}, "msg"},
+		{"Slack event_id", map[string]string{"X-Slack-Signature": "v0=x"}, Fields{EventID: "Ev123"}, "Ev123"},
+		{"event_id without Slack headers is not a key", nil, Fields{EventID: "Ev123"}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -147,6 +161,14 @@ func TestBodyFields(t *testing.T) {
 		{"bool and null fields", "application/json", `{"id":true,"type":null,"action":false}`, Fields{}},
 		{"escaped strings", "application/json", `{"type":"caf\u00e9.cr\u00e9\u00e9"}`, Fields{Type: "café.créé"}},
 		{"duplicate key: last wins", "application/json", `{"type":"a","type":"b"}`, Fields{Type: "b"}},
+
+		{"Slack event_callback", "application/json", `{"type":"event_callback","event_id":"Ev1","event":{"type":"app_mention","text":"hi"}}`, Fields{Type: "event_callback", EventID: "Ev1", EventType: "app_mention"}},
+		{"event not an object", "application/json", `{"type":"t","event":"x"}`, Fields{Type: "t"}},
+		{"event type not a string", "application/json", `{"event":{"type":1}}`, Fields{}},
+		{"form with a JSON payload (GitHub, Slack)", "application/x-www-form-urlencoded", "payload=" + url.QueryEscape(`{"type":"block_actions","action":"opened"}`), Fields{Type: "block_actions", Action: "opened"}},
+		{"form with a slash command", "application/x-www-form-urlencoded", "token=x&command=%2Fdeploy&text=prod", Fields{Command: "/deploy"}},
+		{"form with a payload that is not JSON", "application/x-www-form-urlencoded", "payload=nope", Fields{}},
+		{"malformed form", "application/x-www-form-urlencoded", "payload=%zz", Fields{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -166,9 +188,11 @@ func FuzzBodyFields(f *testing.F) {
 	f.Add("", []byte(""))
 	f.Add("application/json", []byte(`{"type":"\ud800"}`))
 	f.Add("application/json; =", []byte(`{`))
+	f.Add("application/json", []byte(`{"type":"event_callback","event_id":"Ev1","event":{"type":"app_mention"}}`))
+	f.Add("application/x-www-form-urlencoded", []byte(`payload=%7B%22type%22%3A%22block_actions%22%7D&command=%2Fx`))
 	f.Fuzz(func(t *testing.T, contentType string, body []byte) {
 		got := bodyFields(contentType, body)
-		if !json.Valid(body) && got != (Fields{}) {
+		if mt, _, _ := mime.ParseMediaType(contentType); mt != "application/x-www-form-urlencoded" && !json.Valid(body) && got != (Fields{}) {
 			t.Fatalf("bodyFields(%q, %q) = %+v from invalid JSON", contentType, body, got)
 		}
 		// Whatever the body, naming the event must not panic either.
@@ -246,6 +270,25 @@ func (s *fakeStore) EventInsertMany(_ context.Context, params []store.EventInser
 	return out, nil
 }
 
+// count returns how many events are stored.
+func (s *fakeStore) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.params)
+}
+
+// has reports whether an event with this id is stored.
+func (s *fakeStore) has(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, first := range s.firsts {
+		if first == id {
+			return true
+		}
+	}
+	return false
+}
+
 func (s *fakeStore) stored() []store.EventInsertParams {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -281,6 +324,9 @@ func (c fakeCatalog) Source(name string) (webhook.Source, bool) {
 }
 
 func (c fakeCatalog) Destinations() []webhook.Destination { return c.destinations }
+
+// testNow is the handler's clock in handler tests.
+var testNow = time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
 
 const (
 	githubSecret = "gh-secret"
@@ -331,15 +377,21 @@ func (l *logBuffer) String() string {
 
 func setup(t *testing.T, st *fakeStore) fixture {
 	t.Helper()
+	return setupCatalog(t, st, testCatalog)
+}
+
+// setupCatalog is setup with another catalog.
+func setupCatalog(t *testing.T, st *fakeStore, catalog Catalog) fixture {
+	t.Helper()
 	if st == nil {
 		st = &fakeStore{}
 	}
 	q := &fakeQueue{}
 	logs := &logBuffer{}
 	h := New(Options{
-		Store: st, Queue: q, Catalog: testCatalog,
+		Store: st, Queue: q, Catalog: catalog,
 		Logger: slog.New(slog.NewTextHandler(logs, nil)),
-		Now:    func() time.Time { return time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC) },
+		Now:    func() time.Time { return testNow },
 	})
 	if err := h.Start(context.Background()); err != nil {
 		t.Fatalf("Start: %v", err)
