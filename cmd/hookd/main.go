@@ -123,7 +123,7 @@ destinations need beside hookd serve --role api.`,
 			fmt.Fprintln(cmd.OutOrStdout(), "hookd", app.Version)
 		},
 	}
-	root.AddCommand(serve, worker, receiveCommand(), simulate.Command(), bench.Command(), version, userCommand(&f.envFile), apiKeyCommand(&f.envFile), migrateCommand(&f.envFile))
+	root.AddCommand(serve, worker, receiveCommand(), simulate.Command(), bench.Command(), verifyCommand(), version, userCommand(&f.envFile), apiKeyCommand(&f.envFile), migrateCommand(&f.envFile))
 	return root
 }
 

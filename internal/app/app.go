@@ -156,7 +156,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		Queue:   q,
 		Store:   st,
 		Catalog: cat,
-		Client:  egress.NewClient(egress.Options{AllowPrivate: cfg.AllowPrivateDestinations}),
+		Clients: egress.NewClients(egress.Options{AllowPrivate: cfg.AllowPrivateDestinations}),
 		Retry: delivery.RetryPolicy{
 			MaxRetries: cfg.MaxRetries, BaseDelay: cfg.RetryBaseDelay, MaxDelay: cfg.RetryMaxDelay, Jitter: 0.2,
 		},

@@ -28,6 +28,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -62,9 +63,13 @@ type Options struct {
 	Queue   queue.Queue
 	Store   Recorder
 	Catalog Catalog
-	// Client sends attempts; egress.NewClient builds the right one.
+	// Client sends attempts; egress.NewClient builds the right one. It is
+	// used when Clients is nil.
 	Client *http.Client
-	Retry  RetryPolicy
+	// Clients, when set, picks each destination's client: its own TLS
+	// settings and redirect policy. egress.Clients is one.
+	Clients ClientPicker
+	Retry   RetryPolicy
 	// Workers bounds attempts in flight across all destinations. Default 64.
 	Workers int
 	// Lease is how long a claimed delivery stays invisible to other
@@ -91,6 +96,12 @@ type Options struct {
 	Publisher Publisher
 }
 
+// ClientPicker returns the client for a destination. An error (bad TLS
+// material) fails the attempt with that error.
+type ClientPicker interface {
+	For(d webhook.Destination) (*http.Client, error)
+}
+
 // Reloader is implemented by catalogs that other processes can change; the
 // engine reloads before deciding that a delivery's destination is gone.
 type Reloader interface {
@@ -110,7 +121,7 @@ const orphanInterval = 5 * time.Minute
 type Engine struct {
 	opts     Options
 	recorder *batch.Batcher[recordItem, webhook.Status]
-	signers  sync.Map // secret → *signing.Signer
+	signers  sync.Map // secret, or secret + " " + previous secret → *signing.Signer
 
 	ctx       context.Context // ends when Stop begins: no new claims
 	stopClaim context.CancelFunc
@@ -482,14 +493,19 @@ type sendResult struct {
 	excerpt    []byte
 	retryAfter time.Duration
 	err        error
+	// followsRedirects is the destination's FollowRedirects: a 3xx that
+	// still came back was one the client does not follow.
+	followsRedirects bool
 }
 
 func (r sendResult) errorText() string {
 	switch {
 	case r.err != nil:
 		return r.err.Error()
+	case r.status >= 300 && r.status < 400 && r.followsRedirects:
+		return fmt.Sprintf("HTTP %d: redirect not followed (only 301, 302, 307 and 308 with a Location are)", r.status)
 	case r.status >= 300 && r.status < 400:
-		return fmt.Sprintf("HTTP %d: redirects are not followed", r.status)
+		return fmt.Sprintf("HTTP %d: redirects are not followed (follow_redirects is off)", r.status)
 	case r.status < 200 || r.status >= 300:
 		return fmt.Sprintf("HTTP %d", r.status)
 	}
@@ -519,13 +535,19 @@ func (e *Engine) send(dest webhook.Destination, job webhook.Job) sendResult {
 	now := e.opts.Now()
 	req.Header.Set(signing.HeaderID, job.Delivery.ID)
 	req.Header.Set(signing.HeaderTimestamp, strconv.FormatInt(now.Unix(), 10))
-	signer, err := e.signer(dest.Secret)
+	signer, err := e.signer(dest, now)
 	if err != nil {
 		return sendResult{err: fmt.Errorf("destination secret: %w", err)}
 	}
 	req.Header.Set(signing.HeaderSignature, signer.Sign(job.Delivery.ID, now, job.Event.Body))
 
-	resp, err := e.opts.Client.Do(req)
+	client := e.opts.Client
+	if e.opts.Clients != nil {
+		if client, err = e.opts.Clients.For(dest); err != nil {
+			return sendResult{err: fmt.Errorf("destination TLS settings: %w", err)}
+		}
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return sendResult{err: describe(err, dest.Timeout)}
 	}
@@ -533,21 +555,30 @@ func (e *Engine) send(dest webhook.Destination, job webhook.Job) sendResult {
 	excerpt, _ := io.ReadAll(io.LimitReader(resp.Body, webhook.MaxResponseExcerpt))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
 	return sendResult{
-		status:     resp.StatusCode,
-		excerpt:    excerpt,
-		retryAfter: ParseRetryAfter(resp.Header.Get("Retry-After"), now),
+		status:           resp.StatusCode,
+		excerpt:          excerpt,
+		retryAfter:       ParseRetryAfter(resp.Header.Get("Retry-After"), now),
+		followsRedirects: dest.FollowRedirects,
 	}
 }
 
-func (e *Engine) signer(secret string) (*signing.Signer, error) {
-	if s, ok := e.signers.Load(secret); ok {
+// signer signs with dest's secret and, while a rotation's grace lasts
+// (now before PreviousSecretUntil), with its previous secret too, so
+// receivers that know either one accept the delivery.
+func (e *Engine) signer(dest webhook.Destination, now time.Time) (*signing.Signer, error) {
+	secrets := []string{dest.Secret}
+	if dest.PreviousSecret != "" && now.Before(dest.PreviousSecretUntil) {
+		secrets = append(secrets, dest.PreviousSecret)
+	}
+	key := strings.Join(secrets, " ") // a valid secret holds no space
+	if s, ok := e.signers.Load(key); ok {
 		return s.(*signing.Signer), nil
 	}
-	s, err := signing.NewSigner(secret)
+	s, err := signing.NewSigner(secrets[0], secrets[1:]...)
 	if err != nil {
 		return nil, err
 	}
-	e.signers.Store(secret, s)
+	e.signers.Store(key, s)
 	return s, nil
 }
 
