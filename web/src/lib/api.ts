@@ -1,0 +1,142 @@
+import { loadSession, notifyUnauthorized } from './session'
+import type {
+  Destination, EventDetail, EventPage, Session, SourceDetail, SourceSummary, Stats, User,
+} from './types'
+
+// ApiError carries the server's {error, code} and the HTTP status.
+export class ApiError extends Error {
+  status: number
+  code: string
+  constructor(status: number, code: string, message: string) {
+    super(message)
+    this.status = status
+    this.code = code
+  }
+}
+
+function authHeaders(): Record<string, string> {
+  const s = loadSession()
+  return s ? { Authorization: `Bearer ${s.token}` } : {}
+}
+
+async function errorOf(res: Response): Promise<ApiError> {
+  let code = 'http_' + res.status
+  let message = `${res.status} ${res.statusText}`
+  try {
+    const body = await res.json()
+    if (body && typeof body.error === 'string') message = body.error
+    if (body && typeof body.code === 'string') code = body.code
+  } catch {
+    // not JSON: keep the status line
+  }
+  return new ApiError(res.status, code, message)
+}
+
+// request calls the API with the session's token. A 401 ends the session
+// (except on login itself, where it means a wrong password).
+export async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { Accept: 'application/json', ...authHeaders() }
+  if (body !== undefined) headers['Content-Type'] = 'application/json'
+  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
+  if (!res.ok) {
+    const err = await errorOf(res)
+    if (res.status === 401 && path !== '/api/auth/login') notifyUnauthorized()
+    throw err
+  }
+  if (res.status === 204) return undefined as T
+  return (await res.json()) as T
+}
+
+// Filters of the events list, as kept in the page's URL.
+export interface EventFilter {
+  status?: string
+  source?: string
+  destination?: string
+  type?: string
+  q?: string
+  from?: string
+  to?: string
+}
+
+export const FILTER_KEYS: (keyof EventFilter)[] = ['status', 'source', 'destination', 'type', 'q', 'from', 'to']
+
+export function filterQuery(f: EventFilter, extra: Record<string, string | number | undefined> = {}): string {
+  const p = new URLSearchParams()
+  for (const k of FILTER_KEYS) {
+    const v = f[k]
+    if (v) p.set(k, v)
+  }
+  for (const [k, v] of Object.entries(extra)) {
+    if (v !== undefined && v !== '') p.set(k, String(v))
+  }
+  const s = p.toString()
+  return s ? '?' + s : ''
+}
+
+export const api = {
+  login: (username: string, password: string) =>
+    request<Session>('POST', '/api/auth/login', { username, password }),
+  me: () => request<User & { kind: string }>('GET', '/api/auth/me'),
+  events: (f: EventFilter, page: number, limit: number) =>
+    request<EventPage>('GET', '/api/webhooks' + filterQuery(f, { page, limit })),
+  event: (id: string) => request<EventDetail>('GET', '/api/webhooks/' + encodeURIComponent(id)),
+  retry: (id: string) =>
+    request<{ event_id: string; requeued: number; message?: string }>('POST', `/api/webhooks/${encodeURIComponent(id)}/retry`),
+  replay: (id: string) =>
+    request<{ event_id: string; deliveries: number; delivery_ids: string[]; skipped?: string[]; message?: string }>(
+      'POST', `/api/webhooks/${encodeURIComponent(id)}/replay`),
+  bulkRetry: (f: { source?: string; destination?: string; from?: string; to?: string; dry_run: boolean }) =>
+    request<{ matched: number; requeued: number; dry_run: boolean }>('POST', '/api/webhooks/retry', f),
+  sources: () => request<{ items: SourceSummary[] }>('GET', '/api/sources'),
+  source: (name: string) => request<SourceDetail>('GET', '/api/sources/' + encodeURIComponent(name)),
+  createSource: (body: Record<string, unknown>) => request<SourceDetail>('POST', '/api/sources', body),
+  updateSource: (name: string, body: Record<string, unknown>) =>
+    request<SourceDetail>('PATCH', '/api/sources/' + encodeURIComponent(name), body),
+  deleteSource: (name: string) => request<void>('DELETE', '/api/sources/' + encodeURIComponent(name)),
+  destinations: () => request<{ items: Destination[] }>('GET', '/api/destinations'),
+  createDestination: (body: Record<string, unknown>) => request<Destination>('POST', '/api/destinations', body),
+  updateDestination: (name: string, body: Record<string, unknown>) =>
+    request<Destination>('PATCH', '/api/destinations/' + encodeURIComponent(name), body),
+  deleteDestination: (name: string) => request<void>('DELETE', '/api/destinations/' + encodeURIComponent(name)),
+  rotateSecret: (name: string, grace: string) =>
+    request<Destination>('POST', `/api/destinations/${encodeURIComponent(name)}/rotate-secret`, { grace }),
+  enableDestination: (name: string) =>
+    request<Destination>('POST', `/api/destinations/${encodeURIComponent(name)}/enable`),
+  disableDestination: (name: string) =>
+    request<Destination>('POST', `/api/destinations/${encodeURIComponent(name)}/disable`),
+  stats: (window: string) => request<Stats>('GET', '/api/stats?window=' + encodeURIComponent(window)),
+  // routes lists "METHOD /path" of every route the server documents, so
+  // the dashboard offers an action only where the server has it.
+  routes: async (): Promise<Set<string>> => {
+    const doc = await request<{ paths: Record<string, Record<string, unknown>> }>('GET', '/api/openapi.json')
+    const out = new Set<string>()
+    for (const [p, ops] of Object.entries(doc.paths ?? {})) {
+      for (const m of Object.keys(ops)) out.add(`${m.toUpperCase()} ${p}`)
+    }
+    return out
+  },
+}
+
+// download fetches an export with the session's token and hands it to the
+// browser as a file (a plain link could not carry the Authorization header).
+export async function download(path: string): Promise<string> {
+  const res = await fetch(path, { headers: authHeaders() })
+  if (!res.ok) {
+    const err = await errorOf(res)
+    if (res.status === 401) notifyUnauthorized()
+    throw err
+  }
+  const blob = await res.blob()
+  const disposition = res.headers.get('Content-Disposition') ?? ''
+  const m = /filename="?([^";]+)"?/.exec(disposition)
+  const name = m ? m[1] : 'hookd-events'
+  const url = URL.createObjectURL(blob)
+  const a = document.createElement('a')
+  a.href = url
+  a.download = name
+  document.body.appendChild(a)
+  a.click()
+  a.remove()
+  setTimeout(() => URL.revokeObjectURL(url), 10_000)
+  return name
+}

@@ -1,0 +1,197 @@
+// Shapes of hookd's management API (docs/api.md, /api/openapi.json).
+
+export type Status = 'pending' | 'success' | 'failed' | 'permanent_failure'
+export const STATUSES: Status[] = ['pending', 'success', 'failed', 'permanent_failure']
+
+export type Role = 'admin' | 'viewer'
+
+export interface User {
+  username: string
+  role: Role
+}
+
+export interface Session {
+  token: string
+  expires_at: string
+  user: User
+}
+
+export interface EventSummary {
+  id: string
+  source: string
+  type: string
+  status: Status
+  received_at: string
+  content_type: string
+  idempotency_key?: string
+  body_size: number
+  deliveries: number
+  attempts: number
+  last_error?: string
+}
+
+export interface EventPage {
+  items: EventSummary[]
+  page: number
+  limit: number
+  total: number
+  next_cursor?: string
+}
+
+export interface Attempt {
+  id: string
+  number: number
+  started_at: string
+  duration_ms: number
+  status_code?: number
+  response?: string
+  response_encoding?: 'text' | 'base64'
+  error?: string
+}
+
+export interface Delivery {
+  id: string
+  destination: string
+  status: Status
+  attempts: number
+  next_attempt_at?: string
+  last_error?: string
+  created_at: string
+  updated_at: string
+  attempt_list: Attempt[]
+}
+
+export interface EventDetail extends EventSummary {
+  payload: string
+  payload_encoding: 'text' | 'base64'
+  headers: Record<string, string>
+  delivery_list: Delivery[]
+}
+
+export type StatusCounts = Record<Status, number>
+
+export interface SourceSummary {
+  name: string
+  origin?: 'file' | 'api'
+  max_body_bytes?: number
+  verify: string
+  counts: StatusCounts
+  total: number
+}
+
+export interface VerifyView {
+  type: string
+  secret?: string
+  header?: string
+  query?: string
+  algorithm?: string
+  encoding?: string
+  prefix?: string
+  username?: string
+  tolerance?: string
+  allow_ips?: string[]
+}
+
+export interface SourceDetail {
+  name: string
+  origin: 'file' | 'api'
+  max_body_bytes: number
+  verify: VerifyView
+  counts: StatusCounts
+  total: number
+  rate_limit?: number
+  rate_burst?: number
+}
+
+export interface Health {
+  successes: number
+  failures: number
+  last_attempt_at?: string
+  last_status_code?: number
+  last_error?: string
+}
+
+// Circuit is the destination's circuit breaker, when the server has one
+// (GET /api/destinations shows it as "circuit"). The state is in
+// "circuit" (or "state"); every other field is optional: the dashboard
+// shows what it gets.
+export interface Circuit {
+  circuit?: 'closed' | 'open' | 'half_open' | 'disabled' | string
+  state?: 'closed' | 'open' | 'half_open' | 'disabled' | string
+  consecutive_failures?: number
+  open_until?: string
+  failing_since?: string
+  last_error?: string
+  disabled_at?: string
+  disabled_reason?: string
+}
+
+export function circuitState(c: Circuit | null | undefined): string | undefined {
+  return c ? (c.circuit ?? c.state) : undefined
+}
+
+export interface Destination {
+  name: string
+  url: string
+  sources: string[]
+  event_types: string[]
+  headers: Record<string, string>
+  secret?: string
+  timeout: string
+  max_in_flight: number
+  origin: 'file' | 'api'
+  health?: Health
+  rate_limit?: number
+  follow_redirects?: boolean
+  previous_secret?: string
+  previous_secret_until?: string
+  circuit?: Circuit | null
+}
+
+export interface QueueStats {
+  queue_length: number
+  scheduled_retries: number
+  in_flight: number
+  dead: number
+  in_flight_local?: number
+}
+
+export interface StatsBucket {
+  start: string
+  events: number
+  deliveries: number
+  successes: number
+  failures: number
+  dead: number
+  deliveries_per_sec: number
+  latency_p50_ms: number | null
+  latency_p99_ms: number | null
+  queue_length?: number
+}
+
+export interface Stats {
+  window: string
+  bucket: string
+  since: string
+  counts_by_status: StatusCounts
+  counts_by_source: Record<string, StatusCounts>
+  buckets: StatsBucket[]
+  queue: QueueStats
+}
+
+// Change is one message of the live stream (GET /api/stream).
+export interface Change {
+  kind: string
+  event_id: string
+  delivery_id?: string
+  source: string
+  destination?: string
+  event_type: string
+  status: Status
+  delivery_status?: Status
+  attempt?: number
+  status_code?: number
+  circuit?: string
+  error?: string
+  at: string
+}
