@@ -129,6 +129,8 @@ type DestinationView struct {
 	// Health counts this process's attempts since it started (not durable,
 	// not shared between processes).
 	Health *HealthView `json:"health,omitempty"`
+	// Circuit is the circuit breaker, shared by every process (destinations_state.go).
+	Circuit *CircuitView `json:"circuit,omitempty"`
 }
 
 // HealthView is a destination's recent outcomes.
@@ -444,6 +446,7 @@ func (s *Server) destinationView(r *http.Request, d webhook.Destination) Destina
 		}
 		v.Health = hv
 	}
+	v.Circuit = s.circuitView(r, d.Name)
 	return v
 }
 

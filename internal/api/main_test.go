@@ -54,6 +54,9 @@ func setup(t *testing.T, configure func(cfg *config.Config), adjust func(opts *a
 	cfg.AllowPrivateDestinations = true
 	cfg.AdminPassword = adminPassword
 	cfg.MaxRetries = 0
+	// The circuit breaker would hold back the deliveries these tests drive
+	// to dead on purpose; destinations_state_test.go turns it on.
+	cfg.BreakerFailures = 0
 	cfg.RetryBaseDelay = 50 * time.Millisecond
 	cfg.RetryMaxDelay = time.Second
 	cfg.ShutdownTimeout = 5 * time.Second

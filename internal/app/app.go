@@ -31,7 +31,6 @@ import (
 	"github.com/hookd/hookd/internal/stats"
 	"github.com/hookd/hookd/internal/store"
 	"github.com/hookd/hookd/internal/stream"
-	"github.com/hookd/hookd/internal/web"
 	"github.com/hookd/hookd/internal/webhook"
 )
 
@@ -142,8 +141,11 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		}
 	}
 	a := &App{cfg: cfg, opts: opts, log: opts.Logger, store: st, hub: hub, catalog: cat, redisQueue: rq, redisClient: redisClient, served: make(chan error, 1)}
+	var limiter queue.RateLimiter // nil: the engine's in-process one
 	if rq != nil {
-		a.sweeper = delivery.NewSweeper(st, rq, delivery.SweeperOptions{Logger: opts.Logger})
+		limiter = rq.RateLimiter()
+		a.sweeper = delivery.NewSweeper(st, rq, delivery.SweeperOptions{Logger: opts.Logger,
+			Skip: func(dest string) bool { return a.engine.Disabled(dest) }})
 	}
 	a.api = api.New(api.Options{
 		Store: st, Catalog: cat, Queue: q, Hub: hub,
@@ -168,6 +170,11 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		Logger:          opts.Logger,
 		AfterRecord:     afterRecord,
 		Publisher:       publisher,
+		States:          st,
+		Breaker: delivery.BreakerPolicy{
+			Failures: cfg.BreakerFailures, Cooldown: cfg.BreakerCooldown, DisableAfter: cfg.DisableAfter,
+		},
+		RateLimiter: limiter,
 	})
 	a.ingest = ingest.New(ingest.Options{Store: st, Queue: q, Catalog: cat, Logger: opts.Logger, Publisher: publisher})
 	a.server = &http.Server{
@@ -341,13 +348,9 @@ func (a *App) routes() http.Handler {
 		a.ingestRoutes(mux)
 	}
 	a.opsRoutes(mux)
-	var notFound http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, a.log, fmt.Errorf("%s: %w", r.URL.Path, webhook.ErrNotFound))
 	})
-	if a.cfg.Role != config.RoleWorker {
-		notFound = web.Handler(web.Options{NotFound: notFound}) // the dashboard, with its SPA fallback
-	}
-	mux.Handle("/", notFound)
 	return mux
 }
 

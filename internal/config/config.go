@@ -66,6 +66,17 @@ type Config struct {
 	Role string
 	// Migrate applies the store's pending migrations on start. Default true.
 	Migrate bool
+	// BreakerFailures is how many consecutive failed attempts open a
+	// destination's circuit; 0 turns the breaker off. Default 5.
+	BreakerFailures int
+	// BreakerCooldown is how long an open circuit holds deliveries back
+	// before one probe attempt; it doubles with each failed probe, up to
+	// 10 minutes. Default 30s.
+	BreakerCooldown time.Duration
+	// DisableAfter disables a destination whose attempts have all failed
+	// for this long, until an admin enables it; 0 never disables. Default
+	// 72h.
+	DisableAfter time.Duration
 
 	// Sources and Destinations come from ConfigFile.
 	Sources      []webhook.Source
@@ -94,6 +105,9 @@ func Default() Config {
 		Role:            RoleAll,
 		RedisPrefix:     "webhook:",
 		Migrate:         true,
+		BreakerFailures: 5,
+		BreakerCooldown: 30 * time.Second,
+		DisableAfter:    72 * time.Hour,
 	}
 }
 
@@ -189,6 +203,24 @@ func (c *Config) FromEnv(env Lookup) error {
 	str("HOOKD_LOG_LEVEL", &c.LogLevel)
 	str("HOOKD_ROLE", &c.Role)
 	boolean("HOOKD_MIGRATE", &c.Migrate)
+	integer("HOOKD_BREAKER_FAILURES", &c.BreakerFailures)
+	// A duration such as 30s or 72h, or a whole number of milliseconds.
+	duration := func(key string, dst *time.Duration) {
+		if v, ok := env(key); ok && strings.TrimSpace(v) != "" {
+			if _, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil {
+				millis(key, dst)
+				return
+			}
+			d, err := time.ParseDuration(strings.TrimSpace(v))
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %q is not a duration such as 30s or 72h (or a number of milliseconds)", key, v))
+				return
+			}
+			*dst = d
+		}
+	}
+	duration("HOOKD_BREAKER_COOLDOWN", &c.BreakerCooldown)
+	duration("HOOKD_DISABLE_AFTER", &c.DisableAfter)
 	return errors.Join(errs...)
 }
 
@@ -233,6 +265,15 @@ func (c *Config) Validate() error {
 	}
 	if c.Workers < 1 || c.Workers > 10000 {
 		errs = append(errs, fmt.Errorf("HOOKD_WORKERS: %d is outside 1..10000", c.Workers))
+	}
+	if c.BreakerFailures < 0 || c.BreakerFailures > 10000 {
+		errs = append(errs, fmt.Errorf("HOOKD_BREAKER_FAILURES: %d is outside 0..10000 (0 turns the breaker off)", c.BreakerFailures))
+	}
+	if c.BreakerCooldown <= 0 || c.BreakerCooldown > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("HOOKD_BREAKER_COOLDOWN: %s is outside 1ms..24h", c.BreakerCooldown))
+	}
+	if c.DisableAfter < 0 {
+		errs = append(errs, fmt.Errorf("HOOKD_DISABLE_AFTER: %s is negative (0 never disables)", c.DisableAfter))
 	}
 	switch c.Role {
 	case RoleAll:

@@ -84,6 +84,11 @@ func TestFromEnv(t *testing.T) {
 		{"HOOKD_SHUTDOWN_TIMEOUT is milliseconds", map[string]string{"HOOKD_SHUTDOWN_TIMEOUT": "1500"}, func(c *config.Config) { c.ShutdownTimeout = 1500 * time.Millisecond }},
 		{"HOOKD_LOG_LEVEL", map[string]string{"HOOKD_LOG_LEVEL": "debug"}, func(c *config.Config) { c.LogLevel = "debug" }},
 		{"HOOKD_TOKEN_TTL", map[string]string{"HOOKD_TOKEN_TTL": "2h"}, func(c *config.Config) { c.TokenTTL = 2 * time.Hour }},
+		{"HOOKD_BREAKER_FAILURES", map[string]string{"HOOKD_BREAKER_FAILURES": "0"}, func(c *config.Config) { c.BreakerFailures = 0 }},
+		{"HOOKD_BREAKER_COOLDOWN as a duration", map[string]string{"HOOKD_BREAKER_COOLDOWN": "1m"}, func(c *config.Config) { c.BreakerCooldown = time.Minute }},
+		{"HOOKD_BREAKER_COOLDOWN as milliseconds", map[string]string{"HOOKD_BREAKER_COOLDOWN": "1500"}, func(c *config.Config) { c.BreakerCooldown = 1500 * time.Millisecond }},
+		{"HOOKD_DISABLE_AFTER", map[string]string{"HOOKD_DISABLE_AFTER": "24h"}, func(c *config.Config) { c.DisableAfter = 24 * time.Hour }},
+		{"HOOKD_DISABLE_AFTER 0 never disables", map[string]string{"HOOKD_DISABLE_AFTER": "0"}, func(c *config.Config) { c.DisableAfter = 0 }},
 		{"empty values keep defaults", map[string]string{"PORT": "", "DATABASE_URL": "", "MAX_RETRIES": "", "HOOKD_LOG_LEVEL": ""}, func(*config.Config) {}},
 		{"unrelated variables are ignored", map[string]string{"HOME": "/root", "port": "1"}, func(*config.Config) {}},
 		{
@@ -94,6 +99,7 @@ func TestFromEnv(t *testing.T) {
 				"HOOKD_ADMIN_PASSWORD": "pw", "JWT_SECRET": "jwt", "HOOKD_ALLOW_PRIVATE_DESTINATIONS": "TRUE",
 				"HOOKD_WORKERS": "3", "HOOKD_SHUTDOWN_TIMEOUT": "0", "HOOKD_LOG_LEVEL": "warn", "HOOKD_TOKEN_TTL": "30m",
 				"HOOKD_ROLE": "worker", "HOOKD_MIGRATE": "false", "HOOKD_REDIS_PREFIX": "x:",
+				"HOOKD_BREAKER_FAILURES": "3", "HOOKD_BREAKER_COOLDOWN": "10s", "HOOKD_DISABLE_AFTER": "1h",
 			},
 			func(c *config.Config) {
 				*c = config.Config{
@@ -102,6 +108,7 @@ func TestFromEnv(t *testing.T) {
 					AdminPassword: "pw", JWTSecret: "jwt", AllowPrivateDestinations: true,
 					Workers: 3, ShutdownTimeout: 0, LogLevel: "warn", TokenTTL: 30 * time.Minute,
 					Role: config.RoleWorker, Migrate: false, RedisPrefix: "x:",
+					BreakerFailures: 3, BreakerCooldown: 10 * time.Second, DisableAfter: time.Hour,
 				}
 			},
 		},
@@ -140,6 +147,9 @@ func TestFromEnvErrorsNameTheVariable(t *testing.T) {
 		{"HOOKD_ALLOW_PRIVATE_DESTINATIONS", "yes"},
 		{"HOOKD_WORKERS", "many"},
 		{"HOOKD_SHUTDOWN_TIMEOUT", "10s"},
+		{"HOOKD_BREAKER_FAILURES", "five"},
+		{"HOOKD_BREAKER_COOLDOWN", "soon"},
+		{"HOOKD_DISABLE_AFTER", "3 days"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.variable+"="+tt.value, func(t *testing.T) {
@@ -217,6 +227,11 @@ func TestValidate(t *testing.T) {
 		{"api on sqlite", func(c *config.Config) { c.Role = config.RoleAPI }, "HOOKD_ROLE"},
 		{"token TTL too short", func(c *config.Config) { c.TokenTTL = time.Second }, "HOOKD_TOKEN_TTL"},
 		{"upper-case log level", func(c *config.Config) { c.LogLevel = "INFO" }, "HOOKD_LOG_LEVEL"},
+		{"breaker off", func(c *config.Config) { c.BreakerFailures, c.DisableAfter = 0, 0 }, ""},
+		{"negative breaker failures", func(c *config.Config) { c.BreakerFailures = -1 }, "HOOKD_BREAKER_FAILURES"},
+		{"zero cool-down", func(c *config.Config) { c.BreakerCooldown = 0 }, "HOOKD_BREAKER_COOLDOWN"},
+		{"cool-down above a day", func(c *config.Config) { c.BreakerCooldown = 25 * time.Hour }, "HOOKD_BREAKER_COOLDOWN"},
+		{"negative disable-after", func(c *config.Config) { c.DisableAfter = -time.Second }, "HOOKD_DISABLE_AFTER"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

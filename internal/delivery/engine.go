@@ -94,6 +94,19 @@ type Options struct {
 	// Publisher, when set, hears of every recorded attempt (the live
 	// stream). It must not block.
 	Publisher Publisher
+	// States keeps the destinations' circuit breakers (every store.Store
+	// is one); nil turns the breaker off.
+	States StateStore
+	// Breaker decides when a circuit opens and when a destination is
+	// disabled.
+	Breaker BreakerPolicy
+	// StateRefresh is how often the breaker states are read again, to see
+	// what other processes and admins changed. Default 2s.
+	StateRefresh time.Duration
+	// RateLimiter spaces the attempts of destinations with a RateLimit.
+	// Default: a LocalRateLimiter, for this process alone; the Redis one
+	// shares each limit among every process.
+	RateLimiter queue.RateLimiter
 }
 
 // ClientPicker returns the client for a destination. An error (bad TLS
@@ -137,6 +150,13 @@ type Engine struct {
 	loopDone  chan struct{}
 	startOnce sync.Once
 	stopOnce  sync.Once
+
+	// circuits is nil when Options.States is.
+	circuits *circuits
+	// rateBusy marks the rate-limited destinations whose last claim used
+	// every start it was granted and wanted more: the dispatcher wakes for
+	// their next start. Only the dispatcher goroutine touches it.
+	rateBusy map[string]bool
 }
 
 // New returns an Engine with defaults applied.
@@ -169,7 +189,27 @@ func New(opts Options) *Engine {
 		loopDone:  make(chan struct{}),
 	}
 	e.recorder = batch.New(256, e.record)
+	if opts.StateRefresh <= 0 {
+		e.opts.StateRefresh = 2 * time.Second
+	}
+	if opts.RateLimiter == nil {
+		e.opts.RateLimiter = NewLocalRateLimiter(opts.Now)
+	}
+	e.rateBusy = map[string]bool{}
+	if opts.States != nil {
+		var publish func(stream.Change)
+		if opts.Publisher != nil {
+			publish = opts.Publisher.Publish
+		}
+		e.circuits = newCircuits(opts.Breaker, opts.States, opts.Logger, publish)
+	}
 	return e
+}
+
+// Disabled reports whether destination is disabled by its circuit breaker
+// (as this process last read it): its deliveries wait for an admin.
+func (e *Engine) Disabled(destination string) bool {
+	return e.circuits != nil && e.circuits.disabled(destination)
 }
 
 // recordItem is one attempt's result, with the destination the queue
@@ -251,21 +291,41 @@ func (e *Engine) dispatch() {
 	// Deliveries of removed destinations are looked for at start, again
 	// while a look finds a full batch, and then every orphanInterval: the
 	// look scans the whole due index, so it must stay rare.
-	var nextOrphanLook time.Time
+	var nextOrphanLook, nextRefresh time.Time
 	for {
 		if e.ctx.Err() != nil {
 			return
 		}
 		free := e.opts.Workers - int(e.inflight.Load())
 		wait := e.opts.PollInterval
+		if e.circuits != nil {
+			if now := e.opts.Now(); !now.Before(nextRefresh) {
+				if err := e.circuits.refresh(e.ctx); err != nil && e.ctx.Err() == nil {
+					e.opts.Logger.Warn("circuit breaker: could not read the states", "err", err)
+				}
+				nextRefresh = now.Add(e.opts.StateRefresh)
+			}
+			wait = min(wait, max(nextRefresh.Sub(e.opts.Now()), 0))
+		}
 		if free > 0 {
 			limit := min(free, 256)
-			params := queue.ClaimParams{Limit: limit, Lease: e.lease(), Quotas: e.quotas(limit)}
+			plan := e.plan(limit)
+			params := queue.ClaimParams{Limit: limit, Lease: e.lease(), Quotas: plan.quotas}
 			lookForOrphans := !e.opts.Now().Before(nextOrphanLook)
 			if lookForOrphans {
 				params.Others = limit
 			}
-			res, err := e.opts.Queue.Claim(e.ctx, params)
+			var res queue.ClaimResult
+			var err error
+			if plan.claimable || lookForOrphans {
+				res, err = e.opts.Queue.Claim(e.ctx, params)
+			}
+			// Held-back destinations (open circuits, spent rate limits)
+			// say when they may be claimed again; wake then, not sooner
+			// than a short tick.
+			if at := earliest(plan.wake, e.settle(plan, res.Jobs, err)); !at.IsZero() {
+				wait = min(wait, max(at.Sub(e.opts.Now()), 10*time.Millisecond))
+			}
 			if err == nil && lookForOrphans {
 				orphans := 0
 				for _, job := range res.Jobs {
@@ -292,7 +352,7 @@ func (e *Engine) dispatch() {
 				if len(res.Jobs) == limit {
 					continue // there may be more due right now
 				}
-				if !res.NextDueAt.IsZero() {
+				if !res.NextDueAt.IsZero() && plan.claimable {
 					if d := res.NextDueAt.Sub(e.opts.Now()); d < wait {
 						wait = d
 					}
@@ -338,26 +398,141 @@ func (e *Engine) lease() time.Duration {
 	return longest + leaseMargin
 }
 
-// quotas gives each destination with free capacity its share of a claim
-// of limit jobs, starting from a different destination each time so that
-// none is always served first.
-func (e *Engine) quotas(limit int) []store.DestinationQuota {
+// claimPlan is what one claim may take, destination by destination.
+type claimPlan struct {
+	// quotas names every destination, each with its share (maybe 0, which
+	// keeps it out of ClaimParams.Others too).
+	quotas []store.DestinationQuota
+	// claimable is set when some share is positive.
+	claimable bool
+	// rated are the requests made of the rate limiter, grants its answers.
+	rated  []queue.RateRequest
+	grants []queue.RateGrant
+	// wake is the earliest time an open or half-open circuit may let a
+	// claim through; zero when none waits.
+	wake time.Time
+}
+
+// plan gives each destination with free capacity its share of a claim of
+// limit jobs, starting from a different destination each time so that
+// none is always served first. An open circuit's share is 0, a half-open
+// one's the single probe, and a rate-limited destination's no more than
+// the starts its limiter grants now: a delivery held back is never
+// claimed, so it waits in the queue without using a retry.
+func (e *Engine) plan(limit int) claimPlan {
+	var p claimPlan
 	dests := e.opts.Catalog.Destinations()
 	if len(dests) == 0 {
-		return nil
+		return p
 	}
+	now := e.opts.Now()
+	if e.circuits != nil {
+		names := make([]string, len(dests))
+		for i, d := range dests {
+			names[i] = d.Name
+		}
+		e.circuits.prepare(e.ctx, names, now, e.lease())
+	}
+	rates := make([]float64, 0, len(dests))
+	p.quotas = make([]store.DestinationQuota, 0, len(dests))
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	out := make([]store.DestinationQuota, 0, len(dests))
 	first := e.rotate % len(dests)
 	e.rotate++
 	for i := range dests {
 		d := dests[(first+i)%len(dests)]
-		if n := min(e.capOf(d)-e.perDest[d.Name], limit); n > 0 {
-			out = append(out, store.DestinationQuota{Destination: d.Name, Limit: n})
+		n := max(min(e.capOf(d)-e.perDest[d.Name], limit), 0)
+		p.quotas = append(p.quotas, store.DestinationQuota{Destination: d.Name, Limit: n})
+		rates = append(rates, d.RateLimit)
+	}
+	e.mu.Unlock()
+	var ratedAt []int
+	for i := range p.quotas {
+		q := &p.quotas[i]
+		if q.Limit > 0 && e.circuits != nil {
+			allowed, at := e.circuits.admit(q.Destination, now)
+			if allowed >= 0 {
+				q.Limit = min(q.Limit, allowed)
+			}
+			p.wake = earliest(p.wake, at)
+		}
+		if q.Limit > 0 && rates[i] > 0 {
+			p.rated = append(p.rated, queue.RateRequest{Destination: q.Destination, Rate: rates[i], Burst: rateBurst(rates[i]), N: q.Limit})
+			ratedAt = append(ratedAt, i)
 		}
 	}
-	return out
+	if len(p.rated) > 0 {
+		grants, err := e.opts.RateLimiter.Take(e.ctx, p.rated)
+		if err != nil {
+			// Fail closed: a limit is a promise to the receiver.
+			if e.ctx.Err() == nil {
+				e.opts.Logger.Warn("rate limiter unavailable; rate-limited destinations wait", "err", err)
+			}
+			grants, p.rated = make([]queue.RateGrant, len(p.rated)), nil
+		}
+		for j, i := range ratedAt {
+			p.quotas[i].Limit = grants[j].N
+		}
+		if p.rated != nil {
+			p.grants = grants
+		} else {
+			p.wake = earliest(p.wake, now.Add(time.Second))
+		}
+	}
+	for _, q := range p.quotas {
+		p.claimable = p.claimable || q.Limit > 0
+	}
+	return p
+}
+
+// settle gives back the rate-limit starts that the claim did not use (it
+// found fewer deliveries due than it was granted), and returns when the
+// next start comes for a destination that used all it got and wanted
+// more; zero when none did.
+func (e *Engine) settle(p claimPlan, jobs []webhook.Job, claimErr error) time.Time {
+	if len(p.rated) == 0 {
+		return time.Time{}
+	}
+	got := map[string]int{}
+	if claimErr == nil {
+		for _, j := range jobs {
+			got[j.Delivery.Destination]++
+		}
+	}
+	now := e.opts.Now()
+	var back []queue.RateRequest
+	var wake time.Time
+	for j, r := range p.rated {
+		g := p.grants[j]
+		switch used := got[r.Destination]; {
+		case used < g.N:
+			back = append(back, queue.RateRequest{Destination: r.Destination, Rate: r.Rate, Burst: r.Burst, N: g.N - used})
+			delete(e.rateBusy, r.Destination) // nothing more is due
+		case g.N < r.N && g.N > 0:
+			e.rateBusy[r.Destination] = true
+		}
+		if e.rateBusy[r.Destination] && g.N < r.N {
+			wake = earliest(wake, now.Add(max(g.Next, time.Millisecond)))
+		}
+	}
+	if len(back) > 0 {
+		ctx, cancel := context.WithTimeout(e.hard, 5*time.Second)
+		defer cancel()
+		if err := e.opts.RateLimiter.Give(ctx, back); err != nil && e.hard.Err() == nil {
+			e.opts.Logger.Warn("rate limiter: could not give back unused starts; the limit holds, some capacity is lost", "err", err)
+		}
+	}
+	return wake
+}
+
+// earliest returns the earlier of two times, a zero time meaning none.
+func earliest(a, b time.Time) time.Time {
+	switch {
+	case a.IsZero():
+		return b
+	case b.IsZero() || a.Before(b):
+		return a
+	}
+	return b
 }
 
 // capOf is how many attempts to d may run at once.
@@ -369,6 +544,9 @@ func (e *Engine) capOf(d webhook.Destination) int {
 }
 
 func (e *Engine) start(job webhook.Job, token string) {
+	if e.circuits != nil {
+		e.circuits.started(job.Delivery.Destination)
+	}
 	e.inflight.Add(1)
 	e.mu.Lock()
 	e.perDest[job.Delivery.Destination]++
@@ -448,6 +626,11 @@ func (e *Engine) attempt(job webhook.Job, token string) {
 		log.Error("record attempt failed", "err", err)
 		return
 	}
+	if ok && e.circuits != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		e.circuits.record(ctx, d.Destination, params.Status == webhook.StatusSuccess, attempt.Error, finished)
+		cancel()
+	}
 	if params.Status == webhook.StatusFailed {
 		// A queue kept outside the store learns when the retry is due; the
 		// embedded one simply wakes and recomputes its next due time.
@@ -477,6 +660,9 @@ func (e *Engine) attempt(job webhook.Job, token string) {
 // release hands a leased delivery back, due at dueAt, without counting an
 // attempt. If that fails the lease simply runs out.
 func (e *Engine) release(deliveryID, destination, token string, dueAt time.Time) {
+	if e.circuits != nil {
+		e.circuits.handedBack(destination)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := e.opts.Store.DeliveryReleaseLeases(ctx, []store.LeaseReleaseParams{{DeliveryID: deliveryID, LeaseToken: token, DueAt: dueAt}}); err != nil {

@@ -44,6 +44,7 @@ type Sweeper struct {
 	interval time.Duration
 	check    time.Duration
 	log      *slog.Logger
+	skip     func(destination string) bool
 
 	startOnce, stopOnce sync.Once
 	cancel              context.CancelFunc
@@ -58,6 +59,11 @@ type SweeperOptions struct {
 	// is a LossDetector. Default 1s.
 	CheckInterval time.Duration
 	Logger        *slog.Logger
+	// Skip, when set, leaves out the deliveries of destinations it names:
+	// those of a disabled destination wait in the queue already (they are
+	// never claimed), and telling the queue about them every Interval
+	// would only pile up duplicates until an admin enables it.
+	Skip func(destination string) bool
 }
 
 // NewSweeper returns a Sweeper.
@@ -71,7 +77,7 @@ func NewSweeper(st WaitingLister, q Rebuilder, opts SweeperOptions) *Sweeper {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Sweeper{store: st, queue: q, interval: opts.Interval, check: opts.CheckInterval, log: opts.Logger, done: make(chan struct{})}
+	return &Sweeper{store: st, queue: q, interval: opts.Interval, check: opts.CheckInterval, log: opts.Logger, skip: opts.Skip, done: make(chan struct{})}
 }
 
 // SweepOnce tells the queue about every unfinished delivery and returns
@@ -87,9 +93,11 @@ func (s *Sweeper) SweepOnce(ctx context.Context) (int, error) {
 		if len(waiting) == 0 {
 			return n, nil
 		}
-		items := make([]queue.Item, len(waiting))
-		for i, d := range waiting {
-			items[i] = queue.Item{DeliveryID: d.ID, Destination: d.Destination, DueAt: d.NextAttemptAt}
+		items := make([]queue.Item, 0, len(waiting))
+		for _, d := range waiting {
+			if s.skip == nil || !s.skip(d.Destination) {
+				items = append(items, queue.Item{DeliveryID: d.ID, Destination: d.Destination, DueAt: d.NextAttemptAt})
+			}
 		}
 		if err := s.queue.Rebuild(ctx, items); err != nil {
 			return n, err

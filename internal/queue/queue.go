@@ -66,3 +66,38 @@ type ClaimResult struct {
 type Finisher interface {
 	Finished(ctx context.Context, items []Item) error
 }
+
+// RateLimiter spaces the starts of attempts per destination, so that the
+// dispatcher claims no more deliveries than it may start at once: a
+// delivery held back by a rate limit stays in the queue, unclaimed and
+// with its retry count untouched. The in-process limiter serves one
+// process; the Redis one shares each destination's budget among every
+// process using the same Redis prefix.
+type RateLimiter interface {
+	// Take grants up to each request's N starts now, and tells for each
+	// request granted fewer when the next start will be available.
+	Take(ctx context.Context, reqs []RateRequest) ([]RateGrant, error)
+	// Give returns starts that Take granted and the claim did not use
+	// (fewer deliveries were due), so that they are not lost. Each request
+	// names a destination and how many it gives back, at most what its
+	// last Take granted.
+	Give(ctx context.Context, reqs []RateRequest) error
+}
+
+// RateRequest asks for (or gives back) N starts of one destination whose
+// limit is Rate starts per second with bursts of at most Burst.
+type RateRequest struct {
+	Destination string
+	Rate        float64
+	Burst       int
+	N           int
+}
+
+// RateGrant is Take's answer to one RateRequest.
+type RateGrant struct {
+	// N is how many starts may happen now.
+	N int
+	// Next, when N is below the request's, is how long until the next
+	// start is available.
+	Next time.Duration
+}

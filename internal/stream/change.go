@@ -31,6 +31,15 @@ const (
 	KindDeliveryFailed = "delivery.failed"
 	// KindDeliveryDead means a delivery exhausted its retries (dead letter).
 	KindDeliveryDead = "delivery.dead"
+	// KindDestinationCircuit means a destination's circuit breaker changed:
+	// Circuit says to what (open: its deliveries wait for a cool-down;
+	// half_open: one probe attempt; closed: delivering again, also after
+	// an admin enabled it). It concerns no event.
+	KindDestinationCircuit = "destination.circuit"
+	// KindDestinationDisabled means a destination failed continuously for
+	// too long and gets no more attempts until an admin enables it; its
+	// deliveries stay pending. Error says why.
+	KindDestinationDisabled = "destination.disabled"
 )
 
 // Change is one live status change. Delivery fields are empty for
@@ -53,9 +62,12 @@ type Change struct {
 	// Attempt is the attempt number (1 for the first try).
 	Attempt int `json:"attempt,omitempty"`
 	// StatusCode is the receiver's HTTP status, 0 when no answer arrived.
-	StatusCode int       `json:"status_code,omitempty"`
-	Error      string    `json:"error,omitempty"`
-	At         time.Time `json:"at"`
+	StatusCode int `json:"status_code,omitempty"`
+	// Circuit is the destination's circuit state after a
+	// KindDestinationCircuit or KindDestinationDisabled change.
+	Circuit string    `json:"circuit,omitempty"`
+	Error   string    `json:"error,omitempty"`
+	At      time.Time `json:"at"`
 }
 
 // Filter selects the changes a subscription receives. An empty list
@@ -68,8 +80,13 @@ type Filter struct {
 	Sources []string
 }
 
-// Match reports whether c passes the filter.
+// Match reports whether c passes the filter. Destination changes concern
+// no event and pass every filter: an operator watching a filtered stream
+// still hears that a destination stopped.
 func (f Filter) Match(c Change) bool {
+	if c.Kind == KindDestinationCircuit || c.Kind == KindDestinationDisabled {
+		return true
+	}
 	if len(f.Statuses) > 0 && !slices.Contains(f.Statuses, c.Status) {
 		return false
 	}
