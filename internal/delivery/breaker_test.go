@@ -156,3 +156,38 @@ func TestLocalRateLimiterGive(t *testing.T) {
 		t.Fatalf("take after an hour = %+v; want the burst, no more", g)
 	}
 }
+
+// countingStates is a StateStore in memory that counts writes.
+type countingStates struct {
+	puts  int
+	state store.DestinationState
+}
+
+func (c *countingStates) DestinationStateList(context.Context) ([]store.DestinationState, error) {
+	return []store.DestinationState{c.state}, nil
+}
+
+func (c *countingStates) DestinationStateGet(context.Context, string) (store.DestinationState, error) {
+	return c.state, nil
+}
+
+func (c *countingStates) DestinationStatePut(_ context.Context, st store.DestinationState) (store.DestinationState, error) {
+	c.puts++
+	st.Version++
+	c.state = st
+	return st, nil
+}
+
+// BenchmarkBreakerRecordSuccess measures what the breaker adds to every
+// successful attempt of a healthy destination: no store write.
+func BenchmarkBreakerRecordSuccess(b *testing.B) {
+	states := &countingStates{}
+	c := newCircuits(BreakerPolicy{Failures: 5, Cooldown: time.Second}, states, nil, nil)
+	ctx, now := context.Background(), time.Now()
+	for b.Loop() {
+		c.record(ctx, "d", true, "", now)
+	}
+	if states.puts != 0 {
+		b.Fatalf("%d store writes for successes while closed; want none", states.puts)
+	}
+}
