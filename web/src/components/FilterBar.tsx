@@ -75,10 +75,16 @@ export function FilterBar({ filter, onChange, onClear, fields }: {
         <input aria-label="Search" type="search" placeholder="Search id, key or body" className={inputClass} value={q} onChange={(e) => setQ(e.target.value)} />
       )}
       {has('from') && (
-        <input aria-label="From" title="Received at or after" type="datetime-local" className={inputClass} value={fromRFC3339(filter.from)} onChange={(e) => onChange({ from: toRFC3339(e.target.value) || undefined })} />
+        <label className="flex min-w-0 items-center gap-1 text-xs text-slate-500">
+          <span className="w-7 shrink-0">From</span>
+          <input aria-label="From" title="Received at or after" type="datetime-local" className={`${inputClass} min-w-0`} value={fromRFC3339(filter.from)} onChange={(e) => onChange({ from: toRFC3339(e.target.value) || undefined })} />
+        </label>
       )}
       {has('to') && (
-        <input aria-label="To" title="Received before" type="datetime-local" className={inputClass} value={fromRFC3339(filter.to)} onChange={(e) => onChange({ to: toRFC3339(e.target.value) || undefined })} />
+        <label className="flex min-w-0 items-center gap-1 text-xs text-slate-500">
+          <span className="w-7 shrink-0">To</span>
+          <input aria-label="To" title="Received before" type="datetime-local" className={`${inputClass} min-w-0`} value={fromRFC3339(filter.to)} onChange={(e) => onChange({ to: toRFC3339(e.target.value) || undefined })} />
+        </label>
       )}
       <div className="col-span-2 flex gap-2 sm:col-span-1">
         {(has('q') || has('type')) && <Button type="submit" variant="primary">Apply</Button>}

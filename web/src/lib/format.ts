@@ -4,8 +4,10 @@ export function formatTime(iso: string | undefined): string {
   if (!iso) return ''
   const d = new Date(iso)
   if (Number.isNaN(d.getTime())) return iso
+  // The year only when it is not this one: the list's column stays narrow.
+  const year = d.getFullYear() === new Date().getFullYear() ? undefined : 'numeric'
   return d.toLocaleString(undefined, {
-    year: 'numeric', month: 'short', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit',
+    year, month: 'short', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false,
   })
 }
 

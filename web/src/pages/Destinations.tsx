@@ -86,7 +86,7 @@ export function Destinations() {
               <span className="ml-auto"><Origin origin={d.origin} /></span>
             </div>
             <p className="mt-1 break-all font-mono text-xs text-slate-500">{d.url}</p>
-            <dl className="mt-3 grid grid-cols-2 gap-x-4 gap-y-1 text-sm">
+            <dl className="mt-3 grid grid-cols-[auto_1fr] gap-x-4 gap-y-1 text-sm">
               <dt className="text-slate-500">Sources</dt>
               <dd className="break-words">{d.sources.join(', ')}</dd>
               {d.event_types.length > 0 && (

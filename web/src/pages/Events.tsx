@@ -42,6 +42,7 @@ export function Events() {
       const requested = key
       try {
         const res = await api.events(filter, page, limit)
+        res.items ??= []
         if (keyRef.current !== requested) return // the filters changed meanwhile
         setError(null)
         if (mode === 'live' && frozen() && rowsRef.current.length > 0) {
@@ -140,12 +141,12 @@ export function Events() {
         <table className="w-full table-fixed text-left text-sm" data-testid="events-table">
           <thead className="bg-slate-50 text-xs uppercase tracking-wide text-slate-500 dark:bg-slate-900 dark:text-slate-400">
             <tr>
-              <th className="w-28 px-3 py-2 sm:w-44">Received</th>
+              <th className="w-24 px-3 py-2 sm:w-40">Received</th>
               <th className="px-3 py-2">Source / type</th>
               <th className="w-24 px-3 py-2">Status</th>
               <th className="hidden w-20 px-3 py-2 text-right sm:table-cell">Attempts</th>
-              <th className="hidden w-24 px-3 py-2 text-right sm:table-cell" title="Deliveries: one per destination">Destinations</th>
-              <th className="hidden px-3 py-2 lg:table-cell">Last error</th>
+              <th className="hidden w-28 px-3 py-2 text-right sm:table-cell" title="Deliveries: one per destination">Destinations</th>
+              <th className="hidden px-3 py-2 pl-6 lg:table-cell">Last error</th>
             </tr>
           </thead>
           <tbody className="divide-y divide-slate-100 bg-white dark:divide-slate-800 dark:bg-slate-950">
@@ -170,7 +171,7 @@ export function Events() {
                 <td className="px-3 py-2 align-top"><StatusBadge status={e.status} /></td>
                 <td className="hidden px-3 py-2 text-right align-top tabular-nums sm:table-cell">{e.attempts}</td>
                 <td className="hidden px-3 py-2 text-right align-top tabular-nums sm:table-cell">{e.deliveries}</td>
-                <td className="hidden truncate px-3 py-2 align-top text-xs text-rose-700 lg:table-cell dark:text-rose-300" title={e.last_error}>{e.last_error}</td>
+                <td className="hidden truncate px-3 py-2 pl-6 align-top text-xs text-rose-700 lg:table-cell dark:text-rose-300" title={e.last_error}>{e.last_error}</td>
               </tr>
             ))}
             {loaded && rows.length === 0 && !error && (

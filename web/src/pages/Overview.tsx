@@ -148,7 +148,7 @@ export function Overview() {
                 <XAxis dataKey="label" tick={{ fontSize: 11 }} minTickGap={30} stroke="currentColor" />
                 <YAxis domain={[0, 100]} tick={{ fontSize: 11 }} stroke="currentColor" />
                 <Tooltip />
-                <Line type="monotone" dataKey="successRate" name="success %" stroke="#059669" dot={false} connectNulls isAnimationActive={false} />
+                <Line type="monotone" dataKey="successRate" name="success %" stroke="#059669" dot={{ r: 2 }} connectNulls isAnimationActive={false} />
               </LineChart>
             </Chart>
             <Chart title="Attempt latency (ms)">
@@ -158,8 +158,8 @@ export function Overview() {
                 <YAxis tick={{ fontSize: 11 }} stroke="currentColor" />
                 <Tooltip />
                 <Legend wrapperStyle={{ fontSize: 12 }} />
-                <Line type="monotone" dataKey="p50" name="p50" stroke="#0ea5e9" dot={false} connectNulls isAnimationActive={false} />
-                <Line type="monotone" dataKey="p99" name="p99" stroke="#f43f5e" dot={false} connectNulls isAnimationActive={false} />
+                <Line type="monotone" dataKey="p50" name="p50" stroke="#0ea5e9" dot={{ r: 2 }} connectNulls isAnimationActive={false} />
+                <Line type="monotone" dataKey="p99" name="p99" stroke="#f43f5e" dot={{ r: 2 }} connectNulls isAnimationActive={false} />
               </LineChart>
             </Chart>
             <Chart title={bucketQueue ? 'Queue depth' : 'Queue depth (sampled while this page is open)'}>
@@ -221,7 +221,7 @@ function Chart({ title, children }: { title: string; children: ReactNode }) {
     <section className="rounded-lg border border-slate-200 bg-white p-3 shadow-sm dark:border-slate-800 dark:bg-slate-900" aria-label={title}>
       <h2 className="mb-2 text-sm font-semibold">{title}</h2>
       <div className="h-48 text-slate-500 dark:text-slate-400">
-        <ResponsiveContainer width="100%" height="100%">
+        <ResponsiveContainer width="100%" height="100%" initialDimension={{ width: 320, height: 192 }}>
           {children as ReactElement}
         </ResponsiveContainer>
       </div>
