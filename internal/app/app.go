@@ -25,6 +25,7 @@ import (
 	"github.com/hookd/hookd/internal/egress"
 	"github.com/hookd/hookd/internal/httpx"
 	"github.com/hookd/hookd/internal/ingest"
+	"github.com/hookd/hookd/internal/limit"
 	"github.com/hookd/hookd/internal/queue"
 	"github.com/hookd/hookd/internal/queue/embedded"
 	redisqueue "github.com/hookd/hookd/internal/queue/redis"
@@ -80,6 +81,9 @@ type App struct {
 	served     chan error
 	stopOnce   sync.Once
 	stopErr    error
+
+	// guard is the inbound traffic control in front of ingest.
+	guard *limit.Guard
 }
 
 // New opens the store and wires every part; nothing runs until Start.
@@ -177,13 +181,18 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		RateLimiter: limiter,
 	})
 	a.ingest = ingest.New(ingest.Options{Store: st, Queue: q, Catalog: cat, Logger: opts.Logger, Publisher: publisher})
+	a.guard = limit.New(limit.Options{Catalog: cat, MaxConcurrent: cfg.MaxConcurrentIngests, MaxBodyBytes: cfg.MaxBodyBytes, Logger: opts.Logger})
+	// Slowloris: a client gets ReadHeaderTimeout for its headers and
+	// ReadTimeout for the whole request, and a connection cannot hold more
+	// than maxHeaderBytes of headers in memory. Handlers that answer for
+	// long (the live stream) move their own deadlines.
 	a.server = &http.Server{
 		Handler:           a.routes(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      60 * time.Second,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
 		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    1 << 20,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
 	}
 	if len(cat.Sources()) == 0 {
@@ -356,13 +365,16 @@ func (a *App) routes() http.Handler {
 
 // ingestRoutes serves webhooks and the management API.
 func (a *App) ingestRoutes(mux *http.ServeMux) {
+	// The guard refuses floods (rate, concurrency, body cap) before ingest
+	// reads a byte of the body.
+	guarded := a.guard.Wrap(a.ingest)
 	mux.Handle("/webhook/{source}", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
 			httpx.WriteError(w, r, a.log, httpx.Errorf(http.StatusMethodNotAllowed, "method_not_allowed", "use POST"))
 			return
 		}
-		a.ingest.ServeHTTP(w, r)
+		guarded.ServeHTTP(w, r)
 	}))
 	mux.Handle("/api/", a.api.Handler())
 }
@@ -384,6 +396,11 @@ func (a *App) opsRoutes(mux *http.ServeMux) {
 	}))
 }
 
+// maxHeaderBytes bounds the request line and headers a client may send:
+// webhook providers send a few KiB, and each slow connection may hold this
+// much in memory until ReadHeaderTimeout cuts it off.
+const maxHeaderBytes = 64 << 10
+
 // fanOut hands each live change to several publishers, in order. Each
 // must not block (see delivery.Publisher).
 type fanOut []interface{ Publish(stream.Change) }
@@ -399,6 +416,9 @@ type Status struct {
 	store.QueueStats
 	// InFlightLocal counts attempts running in this process right now.
 	InFlightLocal int64 `json:"in_flight_local"`
+	// IngestsInFlight counts webhooks this process is receiving right now,
+	// against HOOKD_MAX_CONCURRENT_INGESTS.
+	IngestsInFlight int `json:"ingests_in_flight"`
 }
 
 func (a *App) status(w http.ResponseWriter, r *http.Request) error {
@@ -406,6 +426,6 @@ func (a *App) status(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	httpx.WriteJSON(w, http.StatusOK, Status{QueueStats: st, InFlightLocal: a.engine.InFlight()})
+	httpx.WriteJSON(w, http.StatusOK, Status{QueueStats: st, InFlightLocal: a.engine.InFlight(), IngestsInFlight: a.guard.InFlight()})
 	return nil
 }

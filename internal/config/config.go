@@ -77,6 +77,27 @@ type Config struct {
 	// for this long, until an admin enables it; 0 never disables. Default
 	// 72h.
 	DisableAfter time.Duration
+	// MaxConcurrentIngests caps the webhooks this process receives at
+	// once (headers in, answer not yet written, slow bodies included); one
+	// more gets 503 with Retry-After at once rather than waiting in memory.
+	// Default 1024.
+	MaxConcurrentIngests int
+	// MaxBodyBytes caps every webhook body whatever its source allows: a
+	// source's max_body_bytes above it has no effect beyond it. Default
+	// 64 MiB.
+	MaxBodyBytes int64
+	// ReadHeaderTimeout bounds the time a client may take to send its
+	// request line and headers (slowloris). Default 10s.
+	ReadHeaderTimeout time.Duration
+	// ReadTimeout bounds the time a client may take to send a whole
+	// request, headers and body. Default 60s.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds a request from the end of its headers to the
+	// end of its answer. It is at least ReadTimeout, so that a body read
+	// until the last moment can still be answered; the live stream and
+	// exports extend it as they write. Default 90s, or ReadTimeout + 30s
+	// when only HOOKD_READ_TIMEOUT raises the read timeout above it.
+	WriteTimeout time.Duration
 
 	// Sources and Destinations come from ConfigFile.
 	Sources      []webhook.Source
@@ -108,6 +129,12 @@ func Default() Config {
 		BreakerFailures: 5,
 		BreakerCooldown: 30 * time.Second,
 		DisableAfter:    72 * time.Hour,
+
+		MaxConcurrentIngests: 1024,
+		MaxBodyBytes:         DefaultBodyCap,
+		ReadHeaderTimeout:    10 * time.Second,
+		ReadTimeout:          60 * time.Second,
+		WriteTimeout:         90 * time.Second,
 	}
 }
 
@@ -221,6 +248,22 @@ func (c *Config) FromEnv(env Lookup) error {
 	}
 	duration("HOOKD_BREAKER_COOLDOWN", &c.BreakerCooldown)
 	duration("HOOKD_DISABLE_AFTER", &c.DisableAfter)
+	integer("HOOKD_MAX_CONCURRENT_INGESTS", &c.MaxConcurrentIngests)
+	if v, ok := env("HOOKD_MAX_BODY_BYTES"); ok && v != "" {
+		if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err != nil {
+			errs = append(errs, fmt.Errorf("HOOKD_MAX_BODY_BYTES: %q is not a whole number of bytes", v))
+		} else {
+			c.MaxBodyBytes = n
+		}
+	}
+	duration("HOOKD_READ_HEADER_TIMEOUT", &c.ReadHeaderTimeout)
+	duration("HOOKD_READ_TIMEOUT", &c.ReadTimeout)
+	duration("HOOKD_WRITE_TIMEOUT", &c.WriteTimeout)
+	if v, _ := env("HOOKD_WRITE_TIMEOUT"); strings.TrimSpace(v) == "" && c.WriteTimeout < c.ReadTimeout {
+		// Only HOOKD_READ_TIMEOUT was raised: keep the answer's time after
+		// the last moment of the body rather than refusing to start.
+		c.WriteTimeout = c.ReadTimeout + 30*time.Second
+	}
 	return errors.Join(errs...)
 }
 
@@ -275,6 +318,7 @@ func (c *Config) Validate() error {
 	if c.DisableAfter < 0 {
 		errs = append(errs, fmt.Errorf("HOOKD_DISABLE_AFTER: %s is negative (0 never disables)", c.DisableAfter))
 	}
+	errs = append(errs, c.validateTraffic()...)
 	switch c.Role {
 	case RoleAll:
 	case RoleAPI, RoleWorker:
@@ -290,4 +334,37 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("HOOKD_LOG_LEVEL: %q is not debug, info, warn or error", c.LogLevel))
 	}
 	return errors.Join(errs...)
+}
+
+// DefaultBodyCap is the default of Config.MaxBodyBytes, and MaxBodyCap the
+// most it may be set to (a PostgreSQL bytea value holds at most 1 GB).
+const (
+	DefaultBodyCap = 64 << 20
+	MaxBodyCap     = 1 << 30
+)
+
+// validateTraffic checks the inbound limits and the server's timeouts.
+func (c *Config) validateTraffic() []error {
+	var errs []error
+	if c.MaxConcurrentIngests < 1 || c.MaxConcurrentIngests > 1_000_000 {
+		errs = append(errs, fmt.Errorf("HOOKD_MAX_CONCURRENT_INGESTS: %d is outside 1..1000000", c.MaxConcurrentIngests))
+	}
+	// Sources are checked against it where they are validated (the
+	// catalog); ingest enforces it whatever a source says.
+	if c.MaxBodyBytes < 1 || c.MaxBodyBytes > MaxBodyCap {
+		errs = append(errs, fmt.Errorf("HOOKD_MAX_BODY_BYTES: %d is outside 1..%d", c.MaxBodyBytes, MaxBodyCap))
+	}
+	// Zero would mean no timeout at all, which is what slowloris needs.
+	if c.ReadHeaderTimeout < time.Millisecond || c.ReadHeaderTimeout > 10*time.Minute {
+		errs = append(errs, fmt.Errorf("HOOKD_READ_HEADER_TIMEOUT: %s is outside 1ms..10m", c.ReadHeaderTimeout))
+	}
+	// The read deadline covers the headers too; a shorter one would leave
+	// no time for the body.
+	if c.ReadTimeout < c.ReadHeaderTimeout || c.ReadTimeout > time.Hour {
+		errs = append(errs, fmt.Errorf("HOOKD_READ_TIMEOUT: %s is outside HOOKD_READ_HEADER_TIMEOUT (%s)..1h", c.ReadTimeout, c.ReadHeaderTimeout))
+	}
+	if c.WriteTimeout < c.ReadTimeout || c.WriteTimeout > 2*time.Hour {
+		errs = append(errs, fmt.Errorf("HOOKD_WRITE_TIMEOUT: %s is outside HOOKD_READ_TIMEOUT (%s)..2h", c.WriteTimeout, c.ReadTimeout))
+	}
+	return errs
 }

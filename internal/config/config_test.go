@@ -100,6 +100,8 @@ func TestFromEnv(t *testing.T) {
 				"HOOKD_WORKERS": "3", "HOOKD_SHUTDOWN_TIMEOUT": "0", "HOOKD_LOG_LEVEL": "warn", "HOOKD_TOKEN_TTL": "30m",
 				"HOOKD_ROLE": "worker", "HOOKD_MIGRATE": "false", "HOOKD_REDIS_PREFIX": "x:",
 				"HOOKD_BREAKER_FAILURES": "3", "HOOKD_BREAKER_COOLDOWN": "10s", "HOOKD_DISABLE_AFTER": "1h",
+				"HOOKD_MAX_CONCURRENT_INGESTS": "8", "HOOKD_MAX_BODY_BYTES": "4096", "HOOKD_READ_HEADER_TIMEOUT": "2s",
+				"HOOKD_READ_TIMEOUT": "30000", "HOOKD_WRITE_TIMEOUT": "45s",
 			},
 			func(c *config.Config) {
 				*c = config.Config{
@@ -109,6 +111,8 @@ func TestFromEnv(t *testing.T) {
 					Workers: 3, ShutdownTimeout: 0, LogLevel: "warn", TokenTTL: 30 * time.Minute,
 					Role: config.RoleWorker, Migrate: false, RedisPrefix: "x:",
 					BreakerFailures: 3, BreakerCooldown: 10 * time.Second, DisableAfter: time.Hour,
+					MaxConcurrentIngests: 8, MaxBodyBytes: 4096, ReadHeaderTimeout: 2 * time.Second,
+					ReadTimeout: 30 * time.Second, WriteTimeout: 45 * time.Second,
 				}
 			},
 		},
