@@ -32,6 +32,7 @@ import (
 	"github.com/hookd/hookd/internal/stats"
 	"github.com/hookd/hookd/internal/store"
 	"github.com/hookd/hookd/internal/stream"
+	"github.com/hookd/hookd/internal/web"
 	"github.com/hookd/hookd/internal/webhook"
 )
 
@@ -357,9 +358,13 @@ func (a *App) routes() http.Handler {
 		a.ingestRoutes(mux)
 	}
 	a.opsRoutes(mux)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	var notFound http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, a.log, fmt.Errorf("%s: %w", r.URL.Path, webhook.ErrNotFound))
 	})
+	if a.cfg.Role != config.RoleWorker {
+		notFound = web.Handler(web.Options{NotFound: notFound}) // the dashboard, with its SPA fallback
+	}
+	mux.Handle("/", notFound)
 	return mux
 }
 
