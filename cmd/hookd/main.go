@@ -58,7 +58,15 @@ permanent_failure.
 
 Configuration comes from environment variables (PORT, DATABASE_URL,
 MAX_RETRIES, RETRY_BASE_DELAY, HOOKD_CONFIG, ...), a .env file in the working
-directory, and flags, in increasing order of precedence.`,
+directory, and flags, in increasing order of precedence.
+
+The commands that operate a running hookd (status, events, listen) find it
+at HOOKD_SERVER (default http://127.0.0.1:4000) and present HOOKD_API_KEY,
+a key made by hookd apikey create. Shell completion: hookd completion.`,
+		Example: `  hookd serve
+  hookd status
+  hookd events ls --status permanent_failure
+  hookd listen --source github --forward-to http://localhost:3000/hooks`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -69,8 +77,22 @@ directory, and flags, in increasing order of precedence.`,
 
 	serve := &cobra.Command{
 		Use:   "serve",
-		Short: "Run ingest, delivery and operations endpoints",
-		Args:  cobra.NoArgs,
+		Short: "Run ingest, delivery, the management API and the dashboard",
+		Long: `serve runs hookd: it receives webhooks at POST /webhook/{source}, stores
+them, delivers them to their destinations with retries, and serves the
+management API (/api), the dashboard and the operations endpoints
+(/healthz, /readyz, /debug/status) on one port.
+
+With nothing configured it uses an embedded SQLite store and queue under
+./data. DATABASE_URL=postgres://… and REDIS_URL=redis://… let several
+processes share the work: --role api runs everything but delivery, for
+hookd worker processes to deliver. On first start with no users it creates
+the user admin (password HOOKD_ADMIN_PASSWORD, or generated and printed
+once). SIGINT or SIGTERM stops it gracefully.`,
+		Example: `  hookd serve
+  hookd serve --config hookd.yaml --port 8080
+  DATABASE_URL=postgres://hookd@db/hookd REDIS_URL=redis://cache:6379 hookd serve --role api`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(cmd, f)
 			if err != nil {
@@ -92,12 +114,13 @@ directory, and flags, in increasing order of precedence.`,
 
 	worker := &cobra.Command{
 		Use:   "worker",
-		Short: "Deliver only: no ingest, no API (scaled apart from serve --role api)",
+		Short: "Run delivery only, beside hookd serve --role api on a shared store",
 		Long: `worker runs the delivery engine and the operations endpoints (/healthz,
 /readyz, /debug/status) on PORT, and nothing else. It needs a store that
 several processes share (DATABASE_URL=postgres://…): run as many as the
 destinations need beside hookd serve --role api.`,
-		Args: cobra.NoArgs,
+		Example: `  DATABASE_URL=postgres://hookd@db/hookd REDIS_URL=redis://cache:6379 hookd worker --port 4001`,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(cmd, f)
 			if err != nil {
@@ -117,14 +140,44 @@ destinations need beside hookd serve --role api.`,
 
 	version := &cobra.Command{
 		Use:   "version",
-		Short: "Print the version",
-		Args:  cobra.NoArgs,
+		Short: "Print hookd's version",
+		Long: `version prints the version of this hookd binary, the one it sends in
+User-Agent: hookd/<version> on every delivery.`,
+		Example: `  hookd version`,
+		Args:    cobra.NoArgs,
 		Run: func(cmd *cobra.Command, _ []string) {
 			fmt.Fprintln(cmd.OutOrStdout(), "hookd", app.Version)
 		},
 	}
 	root.AddCommand(serve, worker, receiveCommand(), simulate.Command(), bench.Command(), verifyCommand(), version, userCommand(&f.envFile), apiKeyCommand(&f.envFile), migrateCommand(&f.envFile))
+	root.AddCommand(statusCommand(&f.envFile), eventsCommand(&f.envFile), listenCommand(&f.envFile), completionCommand())
+	groupCommands(root)
+	registerRoleCompletions(root)
 	return root
+}
+
+// Command groups of `hookd --help`. A command in none is listed under
+// "Additional Commands".
+var commandGroups = []struct {
+	group    cobra.Group
+	commands []string
+}{
+	{cobra.Group{ID: "run", Title: "Run hookd:"}, []string{"serve", "worker", "migrate"}},
+	{cobra.Group{ID: "operate", Title: "Operate a running hookd through its API:"}, []string{"status", "events", "listen"}},
+	{cobra.Group{ID: "admin", Title: "Manage access in the database directly:"}, []string{"user", "apikey"}},
+	{cobra.Group{ID: "develop", Title: "Develop receivers, try and measure hookd:"}, []string{"receive", "verify", "simulate", "bench"}},
+}
+
+// groupCommands sorts root's commands into commandGroups for the help.
+func groupCommands(root *cobra.Command) {
+	for _, g := range commandGroups {
+		root.AddGroup(&g.group)
+		for _, name := range g.commands {
+			if cmd, _, err := root.Find([]string{name}); err == nil && cmd != root {
+				cmd.GroupID = g.group.ID
+			}
+		}
+	}
 }
 
 // loadConfig applies defaults, then .env and the environment, then flags,

@@ -30,6 +30,8 @@ func receiveCommand() *cobra.Command {
 webhook-id, headers and body. With --secret (the destination's whsec_
 secret) it also verifies the webhook-signature header, as a receiver should.
 --status makes it answer with another code, to watch hookd retry.`,
+		Example: `  hookd receive --port 3000 --secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
+  hookd receive --status 503`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var signer *signing.Signer

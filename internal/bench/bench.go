@@ -121,6 +121,9 @@ With --worker-processes N (and --database-url postgres://…), the in-process
 hookd only ingests (role api) and N "hookd worker" processes of the same
 binary deliver, sharing its store, queue and catalog; with --defer-delivery
 they start when sending ends, and the drain is timed from their start.`,
+		Example: `  hookd bench --duration 30s --senders 64
+  hookd bench --rate 2000 --destinations 4 --json
+  hookd bench --database-url postgres://hookd@localhost/bench --redis-url redis://localhost:6379 --worker-processes 2`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Out = cmd.OutOrStdout()

@@ -52,6 +52,8 @@ receivers (healthy: always 200; flaky: 503 on the first two tries of each
 delivery; dead: always 500), sends a burst of webhooks from the sources
 github, stripe and shopify, and reports how each event went. It exits
 non-zero if any accepted event was lost.`,
+		Example: `  hookd simulate
+  hookd simulate -n 500 --verbose`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Out = cmd.OutOrStdout()
