@@ -238,6 +238,14 @@ try {
     await page.getByTestId('attempt').nth(1).getByTestId('status-code').filter({ hasText: '200' }).waitFor()
   })
 
+  await step('an admin replays an event as a new delivery', async () => {
+    page.once('dialog', (d) => d.accept())
+    await page.getByRole('button', { name: 'Replay' }).click()
+    await page.getByRole('status').filter({ hasText: 'Replayed as 1 new delivery.' }).waitFor()
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=delivery]').length === 2)
+    await page.locator('[data-testid=delivery]').nth(1).getByTestId('status-code').filter({ hasText: '200' }).waitFor()
+  })
+
   await step('dead letters: bulk retry with a dry-run count first', async () => {
     await page.goto(BASE + '/dead-letters')
     await page.waitForFunction(() => document.querySelectorAll('[data-testid=dead-table] tbody tr[data-event-id]').length === 2)
@@ -332,6 +340,13 @@ try {
     await page.waitForTimeout(2600)
     await noHorizontalScroll('events')
     await shot('events-phone.png', true)
+    assert(!(await page.getByLabel('Status').isVisible()), 'the filters are not folded on a phone')
+    await page.getByRole('button', { name: 'Filters' }).click()
+    await page.getByLabel('Status').selectOption('success')
+    await page.waitForURL(/status=success/)
+    await noHorizontalScroll('events with filters open')
+    await page.getByRole('button', { name: 'Hide filters' }).click()
+    await page.getByRole('button', { name: 'Filters (1)' }).waitFor()
     await page.getByRole('button', { name: 'Menu' }).click()
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Dead letters' }).click()
     await page.waitForURL(/\/dead-letters$/)

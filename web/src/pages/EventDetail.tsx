@@ -181,8 +181,8 @@ function DeliveryView({ d }: { d: Delivery }) {
       </div>
       {d.attempt_list.length > 0 && (
         <ol className="relative mt-3 ml-2 space-y-3 border-l border-slate-200 pl-4 dark:border-slate-700" aria-label={`Attempts to ${d.destination}`}>
-          {d.attempt_list.map((a) => (
-            <AttemptView key={a.id} a={a} />
+          {d.attempt_list.map((a, i) => (
+            <AttemptView key={a.id} a={a} position={i + 1} afterRetry={i > 0 && a.number === 1} />
           ))}
         </ol>
       )}
@@ -190,13 +190,17 @@ function DeliveryView({ d }: { d: Delivery }) {
   )
 }
 
-function AttemptView({ a }: { a: Attempt }) {
+// AttemptView is one try. Positions count every try of the delivery; the
+// server's number starts again at 1 after a retry (a fresh budget), which
+// is marked.
+function AttemptView({ a, position, afterRetry }: { a: Attempt; position: number; afterRetry: boolean }) {
   const ok = a.status_code !== undefined && a.status_code >= 200 && a.status_code < 300
   return (
     <li data-testid="attempt" className="text-sm">
       <span className={`absolute -left-[5px] mt-1.5 h-2.5 w-2.5 rounded-full ${ok ? 'bg-emerald-500' : 'bg-rose-500'}`} aria-hidden="true" />
       <div className="flex flex-wrap items-center gap-x-3 gap-y-1">
-        <span className="font-medium">#{a.number}</span>
+        <span className="font-medium" title={`attempt ${a.number} of its retry budget`}>#{position}</span>
+        {afterRetry && <span className="rounded bg-indigo-100 px-1.5 text-xs text-indigo-800 dark:bg-indigo-900/50 dark:text-indigo-200">after retry</span>}
         <span className={`rounded px-1.5 font-mono text-xs ${ok ? 'bg-emerald-100 text-emerald-800 dark:bg-emerald-900/50 dark:text-emerald-200' : 'bg-rose-100 text-rose-800 dark:bg-rose-900/50 dark:text-rose-200'}`} data-testid="status-code">
           {a.status_code ?? 'no answer'}
         </span>
