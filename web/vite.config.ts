@@ -31,5 +31,8 @@ export default defineConfig({
     include: ['src/**/*.test.{ts,tsx}'],
     setupFiles: ['src/test/setup.ts'],
     restoreMocks: true,
+    // go test ./... runs these beside every Go package on two cores:
+    // generous limits keep a loaded machine from failing them.
+    testTimeout: 30_000,
   },
 })

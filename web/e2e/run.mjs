@@ -30,7 +30,7 @@ const ARTIFACTS = env('ARTIFACTS')
 const README = process.env.README_SCREENSHOTS
 const DESKTOP = { width: 1280, height: 800 }
 const PHONE = { width: 390, height: 844 }
-const T = 10_000 // default wait
+const T = 15_000 // default wait: generous, as go test ./... may load the machine
 
 mkdirSync(ARTIFACTS, { recursive: true })
 if (README) mkdirSync(README, { recursive: true })
@@ -322,7 +322,7 @@ try {
     await page.mouse.move(1, 1)
     const id = await sendGithub(5)
     ids.github.push(id)
-    await page.locator(`tr[data-event-id="${id}"]`).waitFor({ timeout: 8000 })
+    await page.locator(`tr[data-event-id="${id}"]`).waitFor({ timeout: 15_000 })
     await page.unroute('**/api/stream**')
   })
 
