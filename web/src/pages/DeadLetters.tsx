@@ -9,6 +9,7 @@ import { formatTime, relativeTime } from '../lib/format'
 import { useLiveChanges } from '../lib/live'
 import type { EventSummary } from '../lib/types'
 import { useFilterParams } from '../lib/useFilterParams'
+import { useNow } from '../lib/useNow'
 import { useThrottled } from '../lib/useThrottled'
 
 // The filters bulk retry understands (POST /api/webhooks/retry).
@@ -36,6 +37,7 @@ async function retryEach(ids: string[], concurrency = 4): Promise<{ requeued: nu
 // selection (each event's dead deliveries) or of everything matching the
 // filter (one bulk call, counted by a dry run first).
 export function DeadLetters() {
+  useNow() // re-render now and then: relative times keep up
   const { isAdmin } = useAuth()
   const { filter, page, limit, update, setFilter, clear } = useFilterParams(20, FIELDS)
   const [rows, setRows] = useState<EventSummary[]>([])

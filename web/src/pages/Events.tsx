@@ -10,12 +10,14 @@ import { isEventChange, useLiveChanges } from '../lib/live'
 import { freshIds, mergeInPlace } from '../lib/liveList'
 import type { EventSummary } from '../lib/types'
 import { useFilterParams } from '../lib/useFilterParams'
+import { useNow } from '../lib/useNow'
 import { useThrottled } from '../lib/useThrottled'
 
 // RELOAD_MS bounds how often live changes reload the list.
 const RELOAD_MS = 1000
 
 export function Events() {
+  useNow() // re-render now and then: relative times keep up
   const { filter, page, limit, update, setFilter, clear } = useFilterParams()
   const [rows, setRows] = useState<EventSummary[]>([])
   const [total, setTotal] = useState(0)

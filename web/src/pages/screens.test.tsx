@@ -352,3 +352,18 @@ describe('overview', () => {
     await waitFor(() => expect(api.calls.some((c) => c.url.search === '?window=24h')).toBe(true))
   })
 })
+
+describe('session expiry', () => {
+  it('returns to the login page when the token expires while the page is open', async () => {
+    vi.useFakeTimers({ shouldAdvanceTime: true })
+    signIn('viewer', 60_000)
+    fakeApi({ 'GET /api/webhooks': page([]), 'GET /api/sources': emptySources, 'GET /api/destinations': emptySources })
+    renderApp('/webhooks')
+    await screen.findByText('No events match these filters.')
+    await act(async () => {
+      await vi.advanceTimersByTimeAsync(61_000)
+    })
+    await screen.findByRole('button', { name: 'Sign in' })
+    expect(loadSession()).toBeNull()
+  })
+})
