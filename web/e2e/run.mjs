@@ -187,6 +187,16 @@ try {
     await page.waitForURL((u) => u.searchParams.get('limit') === '50' && !u.searchParams.has('page'))
   })
 
+  await step('older events load below the page by keyset cursor', async () => {
+    await page.goto(BASE + '/webhooks?source=github&limit=2')
+    await waitRows(2)
+    const cursorCall = page.waitForRequest((r) => new URL(r.url()).searchParams.has('cursor'))
+    await page.getByTestId('show-older').click()
+    await cursorCall
+    await waitRows(4)
+    assert((await page.getByTestId('show-older').count()) === 0, 'more older events offered after the last')
+  })
+
   await step('free-text search finds an event by its id', async () => {
     await page.goto(BASE + '/webhooks')
     await page.getByLabel('Search').fill(ids.stripe[1])

@@ -79,6 +79,10 @@ export const api = {
   me: () => request<User & { kind: string }>('GET', '/api/auth/me'),
   events: (f: EventFilter, page: number, limit: number) =>
     request<EventPage>('GET', '/api/webhooks' + filterQuery(f, { page, limit })),
+  // olderEvents is the keyset page after cursor (events older than it):
+  // it costs the same at any depth, and new arrivals never shift it.
+  olderEvents: (f: EventFilter, cursor: string, limit: number) =>
+    request<EventPage>('GET', '/api/webhooks' + filterQuery(f, { cursor, limit })),
   event: (id: string) => request<EventDetail>('GET', '/api/webhooks/' + encodeURIComponent(id)),
   retry: (id: string) =>
     request<{ event_id: string; requeued: number; message?: string }>('POST', `/api/webhooks/${encodeURIComponent(id)}/retry`),

@@ -27,6 +27,12 @@ export function Events() {
   const [highlight, setHighlight] = useState<Set<string>>(new Set())
   const [exportMsg, setExportMsg] = useState<string | null>(null)
   const baseline = useRef(0)
+  // Older rows the reader asked for below the page ("Show older events",
+  // by keyset cursor), and the cursor to go on from.
+  const [older, setOlder] = useState<EventSummary[]>([])
+  const [cursor, setCursor] = useState<string | undefined>(undefined)
+  const olderRef = useRef(0)
+  olderRef.current = older.length
   const rowsRef = useRef<EventSummary[]>([])
   const hovering = useRef(false)
   const navigate = useNavigate()
@@ -37,7 +43,7 @@ export function Events() {
 
   // frozen: the reader is looking at the rows, so new ones must not push
   // them around.
-  const frozen = useCallback(() => page > 1 || hovering.current || window.scrollY > 80, [page])
+  const frozen = useCallback(() => page > 1 || hovering.current || window.scrollY > 80 || olderRef.current > 0, [page])
 
   const load = useCallback(
     async (mode: 'replace' | 'live') => {
@@ -60,6 +66,8 @@ export function Events() {
         setRows(res.items)
         setTotal(res.total)
         setNewCount(0)
+        setOlder([])
+        setCursor(res.next_cursor)
       } catch (e) {
         if (keyRef.current === requested) setError(e)
       } finally {
@@ -85,6 +93,19 @@ export function Events() {
     const t = setTimeout(() => setHighlight(new Set()), 2500)
     return () => clearTimeout(t)
   }, [highlight])
+
+  const showOlder = async () => {
+    if (!cursor) return
+    const requested = key
+    try {
+      const res = await api.olderEvents(filter, cursor, limit)
+      if (keyRef.current !== requested) return
+      setOlder((o) => [...o, ...(res.items ?? [])])
+      setCursor(res.next_cursor)
+    } catch (e) {
+      setError(e)
+    }
+  }
 
   const showNew = () => {
     if (page !== 1) update({ page: 1 })
@@ -152,7 +173,7 @@ export function Events() {
             </tr>
           </thead>
           <tbody className="divide-y divide-slate-100 bg-white dark:divide-slate-800 dark:bg-slate-950">
-            {rows.map((e) => (
+            {[...rows, ...older].map((e) => (
               <tr
                 key={e.id}
                 data-event-id={e.id}
@@ -184,6 +205,16 @@ export function Events() {
           </tbody>
         </table>
       </div>
+      {cursor && (
+        <Button className="w-full" onClick={showOlder} data-testid="show-older">
+          Show {limit} older events
+        </Button>
+      )}
+      {older.length > 0 && (
+        <p className="text-xs text-slate-500" role="status">
+          Showing {rows.length + older.length} of {total}: this page and {older.length} older below it.
+        </p>
+      )}
       <Pagination page={page} limit={limit} total={total} onPage={(p) => update({ page: p })} onLimit={(l) => update({ limit: l, page: undefined })} />
     </div>
   )

@@ -367,3 +367,26 @@ describe('session expiry', () => {
     expect(loadSession()).toBeNull()
   })
 })
+
+describe('older events by keyset', () => {
+  it('appends the next keyset page below and then holds new rows', async () => {
+    signIn('viewer')
+    const api = fakeApi({
+      'GET /api/webhooks': ({ url }) =>
+        url.searchParams.get('cursor') === 'evt_3'
+          ? { body: { items: [event('evt_2'), event('evt_1')], page: 1, limit: 2, total: 2 } }
+          : { body: { items: [event('evt_4'), event('evt_3')], page: 1, limit: 2, total: 4, next_cursor: 'evt_3' } },
+      'GET /api/sources': emptySources,
+      'GET /api/destinations': emptySources,
+    })
+    renderApp('/webhooks?limit=2')
+    fireEvent.click(await screen.findByTestId('show-older'))
+    const table = screen.getByTestId('events-table')
+    const ids = () => [...table.querySelectorAll('tbody tr[data-event-id]')].map((r) => r.getAttribute('data-event-id'))
+    await waitFor(() => expect(ids()).toEqual(['evt_4', 'evt_3', 'evt_2', 'evt_1']))
+    const older = api.calls.find((c) => c.url.searchParams.has('cursor'))!
+    expect(Object.fromEntries(older.url.searchParams)).toEqual({ cursor: 'evt_3', limit: '2' })
+    expect(screen.queryByTestId('show-older')).toBeNull()
+    expect(screen.getByText('Showing 4 of 4: this page and 2 older below it.')).toBeTruthy()
+  })
+})
