@@ -82,6 +82,8 @@ export function Events() {
   useEffect(() => {
     setLoaded(false)
     setHighlight(new Set())
+    setOlder([])
+    setCursor(undefined)
     load('replace')
   }, [load])
 
