@@ -56,11 +56,14 @@ export const inputClass =
 
 export function Field({ label, children, hint }: { label: string; children: ReactNode; hint?: ReactNode }) {
   return (
-    <label className="block text-sm">
-      <span className="mb-1 block font-medium text-slate-700 dark:text-slate-300">{label}</span>
-      {children}
+    <div className="text-sm">
+      {/* The hint stays outside the label, so the field's name is the label alone. */}
+      <label className="block">
+        <span className="mb-1 block font-medium text-slate-700 dark:text-slate-300">{label}</span>
+        {children}
+      </label>
       {hint && <span className="mt-1 block text-xs text-slate-500 dark:text-slate-400">{hint}</span>}
-    </label>
+    </div>
   )
 }
 

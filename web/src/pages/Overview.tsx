@@ -39,7 +39,7 @@ export function chartData(stats: Stats): Point[] {
     const d = new Date(b.start)
     return {
       t: d.getTime(),
-      label: d.toLocaleTimeString(undefined, long ? { hour: '2-digit', minute: '2-digit' } : { hour: '2-digit', minute: '2-digit', second: '2-digit' }),
+      label: d.toLocaleTimeString(undefined, long ? { hour: '2-digit', minute: '2-digit', hour12: false } : { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false }),
       perSec: b.deliveries_per_sec,
       successRate: b.deliveries > 0 ? Math.round((b.successes / b.deliveries) * 1000) / 10 : null,
       p50: b.latency_p50_ms,
@@ -88,7 +88,7 @@ export function Overview() {
   const windowStart = data.length ? data[0].t : 0
   const queueData = bucketQueue
     ? data.map((p) => ({ label: p.label, queue: p.queue ?? 0 }))
-    : samples.current.filter((s) => s.t >= windowStart).map((s) => ({ label: new Date(s.t).toLocaleTimeString(), queue: s.queue }))
+    : samples.current.filter((s) => s.t >= windowStart).map((s) => ({ label: new Date(s.t).toLocaleTimeString(undefined, { hour12: false }), queue: s.queue }))
 
   return (
     <div className="space-y-4">
