@@ -99,7 +99,7 @@ export function EventDetailPage() {
       {notice && <Notice>{notice}</Notice>}
       <ErrorBox error={error} />
 
-      <dl className="grid grid-cols-1 gap-x-6 gap-y-2 text-sm sm:grid-cols-2 lg:grid-cols-4">
+      <dl className="grid grid-cols-2 gap-x-6 gap-y-2 text-sm lg:grid-cols-4">
         <Meta label="Received">{formatTime(ev.received_at)} <span className="text-slate-500">({relativeTime(ev.received_at)})</span></Meta>
         <Meta label="Content type">{ev.content_type || '—'}</Meta>
         <Meta label="Size">{formatBytes(ev.body_size)}</Meta>
@@ -170,12 +170,14 @@ function Meta({ label, children }: { label: string; children: ReactNode }) {
 }
 
 function DeliveryView({ d }: { d: Delivery }) {
+  // The server's count starts again after a retry; the list has them all.
+  const tries = Math.max(d.attempts, d.attempt_list.length)
   return (
     <div data-testid="delivery" data-destination={d.destination} className="rounded-md border border-slate-200 p-3 dark:border-slate-800">
       <div className="flex flex-wrap items-center gap-2 text-sm">
         <span className="font-medium">{d.destination}</span>
         <StatusBadge status={d.status} />
-        <span className="text-slate-500">{d.attempts} {d.attempts === 1 ? 'attempt' : 'attempts'}</span>
+        <span className="text-slate-500">{tries} {tries === 1 ? 'attempt' : 'attempts'}</span>
         {d.next_attempt_at && <span className="text-slate-500">· next try {relativeTime(d.next_attempt_at)}</span>}
         <span className="ml-auto font-mono text-xs text-slate-400 break-all" title="webhook-id">{d.id}</span>
       </div>
