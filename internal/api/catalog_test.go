@@ -220,7 +220,7 @@ func TestSecurityFieldsAndRotation(t *testing.T) {
 		"name": "custom", "rate_limit": 5, "rate_burst": 10,
 		"verify": map[string]any{"type": "hmac", "secret": "k", "header": "X-Sig", "encoding": "base64", "allow_ips": []string{"10.0.0.0/8"}},
 	}), http.StatusCreated, "create source")
-	wantVerify := api.VerifyView{Type: "hmac", Secret: "k", Header: "X-Sig", Algorithm: "sha256", Encoding: "base64", AllowIPs: []string{"10.0.0.0/8"}}
+	wantVerify := api.VerifyView{Type: "hmac", Secret: "k", Header: "X-Sig", Encoding: "base64", AllowIPs: []string{"10.0.0.0/8"}}
 	if !reflect.DeepEqual(src.Verify, wantVerify) || src.RateLimit != 5 || src.RateBurst != 10 {
 		t.Errorf("created source = %+v", src)
 	}

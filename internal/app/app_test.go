@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -571,6 +572,37 @@ func TestPrivateDestinationsRefusedByDefault(t *testing.T) {
 	}
 	if n := len(rcv.Arrivals()); n != 0 {
 		t.Errorf("the loopback receiver was called %d times; want never", n)
+	}
+}
+
+// TestAllowDestinationCIDRs: HOOKD_ALLOW_DESTINATION_CIDRS opens the listed
+// internal network only: a destination on 127.0.0.1 is delivered to while
+// every private address is still refused by default.
+func TestAllowDestinationCIDRs(t *testing.T) {
+	t.Parallel()
+	rcv := startReceiver(t, receiver.Always(http.StatusOK))
+	ta := setup(t, func(cfg *config.Config) {
+		cfg.AllowPrivateDestinations = false
+		cfg.AllowDestinationCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+		cfg.Sources = []webhook.Source{testSource("github")}
+		cfg.Destinations = []webhook.Destination{
+			testDestination("allowed", rcv.URL(), newSecret(t), "github"),
+			// Same receiver by another loopback address, outside the list.
+			testDestination("other", strings.Replace(rcv.URL(), "127.0.0.1", "127.0.0.2", 1), newSecret(t), "github"),
+		}
+		cfg.MaxRetries = 0
+	})
+	acc := ta.mustAccept(t, "github", []byte(`{"n":11}`), jsonHeader())
+	ta.records.waitFor(t, 15*time.Second, "both deliveries to end", func(rs []attemptRecord) bool { return countTerminal(rs) >= 2 })
+	ds := ta.deliveriesByDestination(t, acc.ID)
+	if ds["allowed"].Status != webhook.StatusSuccess {
+		t.Errorf("delivery to the allowed network: %+v; want success", ds["allowed"])
+	}
+	if ds["other"].Status != webhook.StatusPermanentFailure {
+		t.Errorf("delivery to 127.0.0.2: %+v; want permanent_failure (refused)", ds["other"])
+	}
+	if n := len(rcv.Arrivals()); n != 1 {
+		t.Errorf("receiver called %d times; want once", n)
 	}
 }
 

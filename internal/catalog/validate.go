@@ -3,12 +3,13 @@ package catalog
 import (
 	"errors"
 	"fmt"
-	"net/netip"
 	"net/url"
 	"strings"
 	"time"
 
+	"github.com/hookd/hookd/internal/egress"
 	"github.com/hookd/hookd/internal/signing"
+	"github.com/hookd/hookd/internal/verify"
 	"github.com/hookd/hookd/internal/webhook"
 )
 
@@ -17,18 +18,8 @@ import (
 // problem found is reported, each as a *FieldError naming the field as both
 // spell it ("verify.secret", "sources[0]"), joined with errors.Join.
 
-// FieldError is invalid input in one field. It wraps webhook.ErrInvalid.
-type FieldError struct {
-	Field string
-	Msg   string
-}
-
-func (e *FieldError) Error() string {
-	return fmt.Sprintf("%v: %s: %s", webhook.ErrInvalid, e.Field, e.Msg)
-}
-
-// Unwrap makes errors.Is(err, webhook.ErrInvalid) hold.
-func (e *FieldError) Unwrap() error { return webhook.ErrInvalid }
+// FieldError is invalid input in one field (webhook.FieldError).
+type FieldError = webhook.FieldError
 
 // FieldErrors returns the *FieldErrors in err, which may be joined.
 func FieldErrors(err error) []*FieldError {
@@ -72,10 +63,8 @@ const (
 	MaxBodyBytesLimit = 64 << 20
 	maxTimeout        = 10 * time.Minute
 	maxInFlightLimit  = 1000
-	maxTolerance      = 24 * time.Hour
-	// DefaultTolerance bounds a signed timestamp's age when a source sets
-	// none.
-	DefaultTolerance = 5 * time.Minute
+	// maxRate bounds rate limits (requests per second).
+	maxRate = 1_000_000
 )
 
 // ValidateName checks a source or destination name.
@@ -101,8 +90,8 @@ func NormalizeSource(s webhook.Source) (webhook.Source, error) {
 	if s.MaxBodyBytes < 0 || s.MaxBodyBytes > MaxBodyBytesLimit {
 		p.add("max_body_bytes", "must be between 1 and %d", MaxBodyBytesLimit)
 	}
-	if s.RateLimit < 0 {
-		p.add("rate_limit", "must not be negative (0 means no limit)")
+	if !(s.RateLimit >= 0 && s.RateLimit <= maxRate) { // NaN fails too
+		p.add("rate_limit", "must be between 0 (no limit) and %d", maxRate)
 	}
 	if s.RateBurst < 0 {
 		p.add("rate_burst", "must not be negative (0 means the rate limit rounded up)")
@@ -110,124 +99,13 @@ func NormalizeSource(s webhook.Source) (webhook.Source, error) {
 	if s.RateBurst > 0 && s.RateLimit == 0 {
 		p.add("rate_burst", "needs a rate_limit")
 	}
-	s.Verify = normalizeVerify(s.Verify, &p)
+	if s.Verify.Type == "none" {
+		s.Verify.Type = webhook.VerifyNone
+	}
+	if err := verify.Validate(s.Verify); err != nil {
+		p = append(p, err)
+	}
 	return s, p.err()
-}
-
-// hmacAlgorithms and encodings are the hmac scheme's choices, default first.
-var (
-	hmacAlgorithms = []string{"sha256", "sha1", "sha512"}
-	hmacEncodings  = []string{"hex", "base64"}
-)
-
-// normalizeVerify checks that v carries what its scheme needs and nothing
-// meant for another scheme, and fills the scheme's defaults.
-func normalizeVerify(v webhook.Verify, p *problems) webhook.Verify {
-	if v.Type == "none" {
-		v.Type = webhook.VerifyNone
-	}
-	for i, a := range v.AllowIPs {
-		if _, err := netip.ParsePrefix(a); err == nil {
-			continue
-		}
-		if _, err := netip.ParseAddr(a); err != nil {
-			p.add(fmt.Sprintf("verify.allow_ips[%d]", i), "%q is not an IP address or CIDR block such as 203.0.113.0/24", a)
-		}
-	}
-	needsSecret := true
-	uses := map[string]bool{} // optional fields this scheme reads
-	switch v.Type {
-	case webhook.VerifyNone:
-		needsSecret = false
-	case webhook.VerifyGitHub, webhook.VerifyShopify:
-	case webhook.VerifyStripe, webhook.VerifySlack:
-		uses["tolerance"] = true
-	case webhook.VerifyStandardWebhooks:
-		uses["tolerance"] = true
-		if v.Secret != "" {
-			if _, err := signing.NewSigner(v.Secret); err != nil {
-				p.add("verify.secret", "%v", err)
-			}
-		}
-	case webhook.VerifyHMAC:
-		uses["header"], uses["algorithm"], uses["encoding"], uses["prefix"] = true, true, true, true
-		if v.Header == "" {
-			p.add("verify.header", "is required for type hmac: the header that carries the signature")
-		}
-		if v.Algorithm == "" {
-			v.Algorithm = hmacAlgorithms[0]
-		}
-		if !contains(hmacAlgorithms, v.Algorithm) {
-			p.add("verify.algorithm", "%q is not one of %s", v.Algorithm, strings.Join(hmacAlgorithms, ", "))
-		}
-		if v.Encoding == "" {
-			v.Encoding = hmacEncodings[0]
-		}
-		if !contains(hmacEncodings, v.Encoding) {
-			p.add("verify.encoding", "%q is not one of %s", v.Encoding, strings.Join(hmacEncodings, ", "))
-		}
-	case webhook.VerifyToken:
-		uses["header"], uses["query"] = true, true
-		if v.Header != "" && v.Query != "" {
-			p.add("verify.query", "give either header or query, not both")
-		}
-		if v.Header == "" && v.Query == "" {
-			v.Header = "Authorization"
-		}
-	case webhook.VerifyBasic:
-		uses["username"] = true
-		if v.Username == "" {
-			p.add("verify.username", "is required for type basic")
-		}
-		if strings.Contains(v.Username, ":") {
-			p.add("verify.username", "must not contain ':'")
-		}
-	default:
-		p.add("verify.type", "%q is not a supported scheme (%s)", v.Type, strings.Join(webhook.VerifyTypes, ", "))
-		return v
-	}
-	if needsSecret && v.Secret == "" {
-		p.add("verify.secret", "is required for type %s", v.Type)
-	}
-	if !needsSecret && v.Secret != "" {
-		p.add("verify.secret", "is not used by type none")
-	}
-	for field, set := range map[string]bool{
-		"header": v.Header != "", "query": v.Query != "", "algorithm": v.Algorithm != "",
-		"encoding": v.Encoding != "", "prefix": v.Prefix != "", "username": v.Username != "", "tolerance": v.Tolerance != 0,
-	} {
-		if set && !uses[field] {
-			p.add("verify."+field, "is not used by type %s", typeName(v.Type))
-		}
-	}
-	if uses["tolerance"] {
-		if v.Tolerance == 0 {
-			v.Tolerance = DefaultTolerance
-		}
-		if v.Tolerance < time.Second || v.Tolerance > maxTolerance {
-			p.add("verify.tolerance", "must be between 1s and 24h")
-		}
-	}
-	if v.Header != "" && !validHeaderName(v.Header) {
-		p.add("verify.header", "%q is not a valid header name", v.Header)
-	}
-	return v
-}
-
-func typeName(t string) string {
-	if t == webhook.VerifyNone {
-		return "none"
-	}
-	return t
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // validHeaderName accepts RFC 9110 tokens.
@@ -332,8 +210,8 @@ func ValidateDestination(d webhook.Destination, sourceExists func(string) bool) 
 	if d.MaxInFlight < 0 || d.MaxInFlight > maxInFlightLimit {
 		p.add("max_in_flight", "must be between 1 and %d", maxInFlightLimit)
 	}
-	if d.RateLimit < 0 {
-		p.add("rate_limit", "must not be negative (0 means no limit)")
+	if !(d.RateLimit >= 0 && d.RateLimit <= maxRate) { // NaN fails too
+		p.add("rate_limit", "must be between 0 (no limit) and %d", maxRate)
 	}
 	if (d.ClientCert == "") != (d.ClientKey == "") {
 		p.add("client_key", "client_cert and client_key go together")
@@ -341,18 +219,11 @@ func ValidateDestination(d webhook.Destination, sourceExists func(string) bool) 
 	if (d.CACert != "" || d.ClientCert != "") && strings.HasPrefix(strings.ToLower(d.URL), "http://") {
 		p.add("url", "must be https:// when ca_cert or client_cert is set")
 	}
-	if TLSCheck != nil {
-		for _, fe := range FieldErrors(TLSCheck(d)) {
-			p = append(p, fe)
-		}
+	for _, fe := range FieldErrors(egress.ValidateTLS(d)) {
+		p = append(p, fe)
 	}
 	return d, p.err()
 }
-
-// TLSCheck, when set, parses a destination's TLS material (ca_cert,
-// client_cert, client_key) and returns *FieldErrors for what is wrong. The
-// outbound client's package owns that parsing; it registers the check.
-var TLSCheck func(webhook.Destination) error
 
 // NormalizeDestination validates d, fills its defaults, and generates a
 // signing secret when it has none.

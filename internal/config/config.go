@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -51,6 +52,9 @@ type Config struct {
 	// AllowPrivateDestinations lets deliveries reach loopback and private
 	// addresses. Default false.
 	AllowPrivateDestinations bool
+	// AllowDestinationCIDRs lists internal networks deliveries may reach
+	// although the SSRF guard refuses internal addresses. Default none.
+	AllowDestinationCIDRs []netip.Prefix
 	// Workers bounds concurrent delivery attempts. Default 64.
 	Workers int
 	// ShutdownTimeout bounds how long a graceful stop waits for in-flight
@@ -225,6 +229,27 @@ func (c *Config) FromEnv(env Lookup) error {
 		}
 	}
 	boolean("HOOKD_ALLOW_PRIVATE_DESTINATIONS", &c.AllowPrivateDestinations)
+	if v, ok := env("HOOKD_ALLOW_DESTINATION_CIDRS"); ok {
+		var nets []netip.Prefix
+		var bad []string
+		for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' }) {
+			p, err := netip.ParsePrefix(f)
+			if err != nil {
+				a, aerr := netip.ParseAddr(f) // a bare address is its own network
+				if aerr != nil || a.Zone() != "" {
+					bad = append(bad, f)
+					continue
+				}
+				p = netip.PrefixFrom(a, a.BitLen())
+			}
+			nets = append(nets, p.Masked())
+		}
+		if len(bad) > 0 {
+			errs = append(errs, fmt.Errorf("HOOKD_ALLOW_DESTINATION_CIDRS: %q: %q is not an IP address or CIDR block such as 10.1.0.0/16", v, bad[0]))
+		} else {
+			c.AllowDestinationCIDRs = nets
+		}
+	}
 	integer("HOOKD_WORKERS", &c.Workers)
 	millis("HOOKD_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout)
 	str("HOOKD_LOG_LEVEL", &c.LogLevel)

@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -78,6 +79,9 @@ func TestFromEnv(t *testing.T) {
 		{"HOOKD_ADMIN_PASSWORD", map[string]string{"HOOKD_ADMIN_PASSWORD": "hunter2"}, func(c *config.Config) { c.AdminPassword = "hunter2" }},
 		{"JWT_SECRET", map[string]string{"JWT_SECRET": "k"}, func(c *config.Config) { c.JWTSecret = "k" }},
 		{"HOOKD_ALLOW_PRIVATE_DESTINATIONS true", map[string]string{"HOOKD_ALLOW_PRIVATE_DESTINATIONS": "true"}, func(c *config.Config) { c.AllowPrivateDestinations = true }},
+		{"HOOKD_ALLOW_DESTINATION_CIDRS", map[string]string{"HOOKD_ALLOW_DESTINATION_CIDRS": "10.1.2.0/24, fd00::7 192.168.1.9/16"}, func(c *config.Config) {
+			c.AllowDestinationCIDRs = []netip.Prefix{netip.MustParsePrefix("10.1.2.0/24"), netip.MustParsePrefix("fd00::7/128"), netip.MustParsePrefix("192.168.0.0/16")}
+		}},
 		{"HOOKD_ALLOW_PRIVATE_DESTINATIONS 1", map[string]string{"HOOKD_ALLOW_PRIVATE_DESTINATIONS": "1"}, func(c *config.Config) { c.AllowPrivateDestinations = true }},
 		{"HOOKD_ALLOW_PRIVATE_DESTINATIONS false", map[string]string{"HOOKD_ALLOW_PRIVATE_DESTINATIONS": "false"}, func(*config.Config) {}},
 		{"HOOKD_WORKERS", map[string]string{"HOOKD_WORKERS": "8"}, func(c *config.Config) { c.Workers = 8 }},
@@ -154,6 +158,8 @@ func TestFromEnvErrorsNameTheVariable(t *testing.T) {
 		{"HOOKD_BREAKER_FAILURES", "five"},
 		{"HOOKD_BREAKER_COOLDOWN", "soon"},
 		{"HOOKD_DISABLE_AFTER", "3 days"},
+		{"HOOKD_ALLOW_DESTINATION_CIDRS", "10.0.0.0/8, intranet"},
+		{"HOOKD_ALLOW_DESTINATION_CIDRS", "10.0.0.0/33"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.variable+"="+tt.value, func(t *testing.T) {

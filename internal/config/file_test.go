@@ -474,8 +474,8 @@ func FuzzLoadFile(f *testing.F) {
 }
 
 // TestLoadFileSecurityFields: every verification scheme's fields, rate
-// limits, rotation and redirects load into the domain types, with the
-// schemes' defaults filled.
+// limits, rotation and redirects load into the domain types as written (a
+// scheme's defaults apply when it verifies).
 func TestLoadFileSecurityFields(t *testing.T) {
 	t.Parallel()
 	path := writeFile(t, `sources:
@@ -514,7 +514,7 @@ destinations:
 			AllowIPs: []string{"203.0.113.0/24", "2001:db8::1"},
 		}},
 		{Name: "stripe", MaxBodyBytes: 1 << 20, Verify: webhook.Verify{Type: "stripe", Secret: "whsec_x", Tolerance: 2 * time.Minute}},
-		{Name: "tokened", MaxBodyBytes: 1 << 20, Verify: webhook.Verify{Type: "token", Secret: "t0ken", Header: "Authorization"}},
+		{Name: "tokened", MaxBodyBytes: 1 << 20, Verify: webhook.Verify{Type: "token", Secret: "t0ken"}},
 	}
 	if !reflect.DeepEqual(c.Sources, wantSources) {
 		t.Errorf("Sources\n got  %+v\n want %+v", c.Sources, wantSources)

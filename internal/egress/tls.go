@@ -34,18 +34,9 @@ func TLSOf(d webhook.Destination) TLS {
 // IsZero reports whether t asks for nothing beyond the defaults.
 func (t TLS) IsZero() bool { return t == TLS{} }
 
-// FieldError is invalid TLS material in one destination field, named as
-// the configuration file and the API spell it ("ca_cert", "client_cert",
-// "client_key"). It wraps webhook.ErrInvalid, and never quotes the PEM.
-type FieldError struct {
-	Field string
-	Msg   string
-}
-
-func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
-
-// Unwrap makes errors.Is(err, webhook.ErrInvalid) hold.
-func (e *FieldError) Unwrap() error { return webhook.ErrInvalid }
+// FieldError is invalid TLS material in one destination field ("ca_cert",
+// "client_key"): the one field error type every validator shares.
+type FieldError = webhook.FieldError
 
 func invalid(field, format string, args ...any) error {
 	return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}

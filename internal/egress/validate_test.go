@@ -125,7 +125,7 @@ func checkFieldError(t *testing.T, err error, want string) {
 	if !errors.As(err, &fe) {
 		t.Fatalf("err = %v (%T), want *egress.FieldError", err, err)
 	}
-	if !strings.HasPrefix(err.Error(), want) {
+	if !strings.HasPrefix(err.Error(), "invalid input: "+want) {
 		t.Errorf("err = %q, want it to start with %q", err, want)
 	}
 }

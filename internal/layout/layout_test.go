@@ -75,6 +75,12 @@ func TestDependencies(t *testing.T) {
 		{pkg: internal("stats"), forbidden: append(concrete, internal("ingest"), internal("delivery"), internal("api"))},
 		{pkg: internal("catalog"), forbidden: append(concrete, internal("ingest"), internal("delivery"), internal("api"))},
 		{pkg: internal("api"), forbidden: append(concrete, internal("ingest"), internal("delivery"))},
+		{pkg: internal("verify"), forbidden: append(concrete, internal("ingest"), internal("delivery"), internal("api"), internal("store"))},
+		{pkg: internal("limit"), forbidden: append(concrete, internal("ingest"), internal("delivery"), internal("api"), internal("store"))},
+		{pkg: internal("web"), stdlib: true},
+		// The client speaks to a running hookd over HTTP only (it shares
+		// the API's types, not its stores).
+		{pkg: internal("client"), forbidden: append(concrete, internal("ingest"), internal("delivery"))},
 	}
 	for _, r := range rules {
 		p, ok := pkgs[r.pkg]

@@ -58,15 +58,7 @@ func fail(part string, kind error, reason string) *Error {
 	return &Error{Part: part, Kind: kind, Reason: reason}
 }
 
-// FieldError is a webhook.Verify field that fails validation. Field is
-// the configuration name ("verify.header", "verify.allow_ips[2]"); the
-// error wraps webhook.ErrInvalid.
-type FieldError struct {
-	Field  string
-	Reason string
-}
-
-func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
-
-// Unwrap makes errors.Is(err, webhook.ErrInvalid) hold.
-func (e *FieldError) Unwrap() error { return webhook.ErrInvalid }
+// FieldError is a webhook.Verify field that fails validation: the one
+// field error type every validator shares. Field is the configuration name
+// ("verify.header", "verify.allow_ips[2]").
+type FieldError = webhook.FieldError

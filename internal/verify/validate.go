@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/hookd/hookd/internal/webhook"
 )
@@ -37,6 +38,10 @@ func Validate(v webhook.Verify) error {
 	return err
 }
 
+// maxTolerance bounds a replay window: a signed request a day old is not a
+// retry any provider makes.
+const maxTolerance = 24 * time.Hour
+
 // validate is Validate, returning the parsed allow-list for New.
 func validate(v webhook.Verify) ([]netip.Prefix, error) {
 	typ := v.Type
@@ -45,7 +50,7 @@ func validate(v webhook.Verify) ([]netip.Prefix, error) {
 	}
 	uses, known := fieldsOf[typ]
 	if !known {
-		return nil, &FieldError{"verify.type", fmt.Sprintf("%q is not a supported scheme (%s)", v.Type, strings.Join(webhook.VerifyTypes, ", "))}
+		return nil, &FieldError{Field: "verify.type", Msg: fmt.Sprintf("%q is not a supported scheme (%s)", v.Type, strings.Join(webhook.VerifyTypes, ", "))}
 	}
 	set := [...]bool{
 		fieldSecret:    v.Secret != "",
@@ -59,52 +64,52 @@ func validate(v webhook.Verify) ([]netip.Prefix, error) {
 	}
 	for f, isSet := range set {
 		if isSet && uses&(1<<f) == 0 {
-			return nil, &FieldError{"verify." + fieldNames[f], "does not apply to type " + typ}
+			return nil, &FieldError{Field: "verify." + fieldNames[f], Msg: "does not apply to type " + typ}
 		}
 	}
 	if typ != "none" && v.Secret == "" {
-		return nil, &FieldError{"verify.secret", "is required for type " + typ}
+		return nil, &FieldError{Field: "verify.secret", Msg: "is required for type " + typ}
 	}
-	if v.Tolerance < 0 {
-		return nil, &FieldError{"verify.tolerance", "must not be negative"}
+	if v.Tolerance < 0 || v.Tolerance > maxTolerance {
+		return nil, &FieldError{Field: "verify.tolerance", Msg: "must be between 0 (the default, 5m) and 24h"}
 	}
 	switch typ {
 	case webhook.VerifyStandardWebhooks:
 		if _, err := decodeStandardSecret(v.Secret); err != nil {
-			return nil, &FieldError{"verify.secret", err.Error()}
+			return nil, &FieldError{Field: "verify.secret", Msg: err.Error()}
 		}
 	case webhook.VerifyHMAC:
 		if v.Header == "" {
-			return nil, &FieldError{"verify.header", "is required for type hmac"}
+			return nil, &FieldError{Field: "verify.header", Msg: "is required for type hmac"}
 		}
 		switch v.Algorithm {
 		case "", "sha1", "sha256", "sha512":
 		default:
-			return nil, &FieldError{"verify.algorithm", fmt.Sprintf("%q must be sha1, sha256 or sha512", v.Algorithm)}
+			return nil, &FieldError{Field: "verify.algorithm", Msg: fmt.Sprintf("%q must be sha1, sha256 or sha512", v.Algorithm)}
 		}
 		switch v.Encoding {
 		case "", "hex", "base64":
 		default:
-			return nil, &FieldError{"verify.encoding", fmt.Sprintf("%q must be hex or base64", v.Encoding)}
+			return nil, &FieldError{Field: "verify.encoding", Msg: fmt.Sprintf("%q must be hex or base64", v.Encoding)}
 		}
 	case webhook.VerifyToken:
 		if v.Header != "" && v.Query != "" {
-			return nil, &FieldError{"verify.query", "cannot be set together with verify.header: the token is read from one place"}
+			return nil, &FieldError{Field: "verify.query", Msg: "cannot be set together with verify.header: the token is read from one place"}
 		}
 	case webhook.VerifyBasic:
 		if v.Username == "" {
-			return nil, &FieldError{"verify.username", "is required for type basic"}
+			return nil, &FieldError{Field: "verify.username", Msg: "is required for type basic"}
 		}
 		if strings.Contains(v.Username, ":") {
-			return nil, &FieldError{"verify.username", "must not contain ':'"}
+			return nil, &FieldError{Field: "verify.username", Msg: "must not contain ':'"}
 		}
 	}
 	if v.Header != "" && !validHeaderName(v.Header) {
-		return nil, &FieldError{"verify.header", fmt.Sprintf("%q is not a valid header name", v.Header)}
+		return nil, &FieldError{Field: "verify.header", Msg: fmt.Sprintf("%q is not a valid header name", v.Header)}
 	}
 	allow, i, err := parseAllowList(v.AllowIPs)
 	if err != nil {
-		return nil, &FieldError{fmt.Sprintf("verify.allow_ips[%d]", i), err.Error()}
+		return nil, &FieldError{Field: fmt.Sprintf("verify.allow_ips[%d]", i), Msg: err.Error()}
 	}
 	return allow, nil
 }

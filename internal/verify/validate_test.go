@@ -46,7 +46,8 @@ func TestValidate(t *testing.T) {
 		{name: "github with tolerance", verify: webhook.Verify{Type: "github", Secret: "s", Tolerance: time.Minute}, field: "verify.tolerance", reason: "does not apply to type github"},
 		{name: "shopify with header", verify: webhook.Verify{Type: "shopify", Secret: "s", Header: "X"}, field: "verify.header"},
 		{name: "stripe without secret", verify: webhook.Verify{Type: "stripe"}, field: "verify.secret"},
-		{name: "stripe negative tolerance", verify: webhook.Verify{Type: "stripe", Secret: "s", Tolerance: -time.Second}, field: "verify.tolerance", reason: "negative"},
+		{name: "stripe negative tolerance", verify: webhook.Verify{Type: "stripe", Secret: "s", Tolerance: -time.Second}, field: "verify.tolerance", reason: "between 0"},
+		{name: "stripe tolerance of two days", verify: webhook.Verify{Type: "stripe", Secret: "s", Tolerance: 48 * time.Hour}, field: "verify.tolerance", reason: "24h"},
 		{name: "slack with prefix", verify: webhook.Verify{Type: "slack", Secret: "s", Prefix: "v0="}, field: "verify.prefix"},
 		{name: "standard-webhooks without prefix", verify: webhook.Verify{Type: "standard-webhooks", Secret: strings.TrimPrefix(whsec, "whsec_")}, field: "verify.secret", reason: `must start with "whsec_"`},
 		{name: "standard-webhooks not base64", verify: webhook.Verify{Type: "standard-webhooks", Secret: "whsec_!!!"}, field: "verify.secret", reason: "base64"},
@@ -90,11 +91,11 @@ func TestValidate(t *testing.T) {
 			if !errors.As(err, &fe) || !errors.Is(err, webhook.ErrInvalid) {
 				t.Fatalf("Validate = %v (%T), want a *FieldError wrapping ErrInvalid", err, err)
 			}
-			if fe.Field != tt.field || !strings.Contains(fe.Reason, tt.reason) {
+			if fe.Field != tt.field || !strings.Contains(fe.Msg, tt.reason) {
 				t.Errorf("Validate = %q, want field %s, reason with %q", err, tt.field, tt.reason)
 			}
-			if !strings.HasPrefix(err.Error(), tt.field+": ") {
-				t.Errorf("Validate = %q, want it to start with %q", err, tt.field+": ")
+			if !strings.HasPrefix(err.Error(), "invalid input: "+tt.field+": ") {
+				t.Errorf("Validate = %q, want it to start with %q", err, "invalid input: "+tt.field+": ")
 			}
 			if tt.verify.Secret != "" && len(tt.verify.Secret) > 2 && strings.Contains(err.Error(), tt.verify.Secret) {
 				t.Errorf("Validate = %q shows the secret", err)
@@ -111,6 +112,6 @@ func ExampleValidate() {
 	fmt.Println(err)
 	fmt.Println(errors.Is(err, webhook.ErrInvalid))
 	// Output:
-	// verify.header: is required for type hmac
+	// invalid input: verify.header: is required for type hmac
 	// true
 }

@@ -30,6 +30,20 @@ var (
 	ErrConflict = errors.New("conflict")
 )
 
+// FieldError is invalid input in one field, named as the configuration
+// file and the API both spell it ("verify.secret", "sources[0]"). It wraps
+// ErrInvalid. Every validator returns it, so callers can place each
+// problem (the file by line, the API by field).
+type FieldError struct {
+	Field string
+	Msg   string
+}
+
+func (e *FieldError) Error() string { return ErrInvalid.Error() + ": " + e.Field + ": " + e.Msg }
+
+// Unwrap makes errors.Is(err, ErrInvalid) hold.
+func (e *FieldError) Unwrap() error { return ErrInvalid }
+
 // Source is a named inbound endpoint, POST /webhook/{name}.
 type Source struct {
 	Name string
