@@ -164,7 +164,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		Queue:   q,
 		Store:   st,
 		Catalog: cat,
-		Clients: egress.NewClients(egress.Options{AllowPrivate: cfg.AllowPrivateDestinations}),
+		Clients: egress.NewClients(egress.Options{AllowPrivate: cfg.AllowPrivateDestinations, AllowCIDRs: cfg.AllowDestinationCIDRs}),
 		Retry: delivery.RetryPolicy{
 			MaxRetries: cfg.MaxRetries, BaseDelay: cfg.RetryBaseDelay, MaxDelay: cfg.RetryMaxDelay, Jitter: 0.2,
 		},
