@@ -92,6 +92,22 @@ type Store interface {
 	// recomputes those events' status.
 	DeliveryInsertMany(ctx context.Context, deliveries []webhook.Delivery) error
 
+	// EventDeleteFinished deletes up to params.Limit finished events (status
+	// success or permanent_failure, no delivery pending or failed) received
+	// before params.Before, oldest first, with their deliveries and
+	// attempts, in one short transaction, and returns how many it deleted.
+	// Work still going is never deleted. Processes sharing a store may call
+	// it at once: they skip each other's rows instead of waiting.
+	EventDeleteFinished(ctx context.Context, params EventDeleteFinishedParams) (int, error)
+	// EventImportMany stores whole event records as given (ids, statuses,
+	// times, attempts), skipping every record whose event id — or source
+	// and idempotency key — is stored already, and returns how many it
+	// stored. Imported deliveries carry no lease: pending ones are due at
+	// their NextAttemptAt.
+	EventImportMany(ctx context.Context, records []EventRecord) (int, error)
+	// UsageGet measures the store: its size on disk and its row counts.
+	UsageGet(ctx context.Context) (Usage, error)
+
 	// UserCreate stores a new user; webhook.ErrConflict if the name is taken.
 	UserCreate(ctx context.Context, u webhook.User) error
 	// UserGet returns a user or webhook.ErrNotFound.
@@ -365,4 +381,38 @@ type DestinationState struct {
 	// Version counts the writes of this state; DestinationStatePut
 	// compares it.
 	Version int64
+}
+
+// EventDeleteFinishedParams selects finished events to delete.
+type EventDeleteFinishedParams struct {
+	// Before: only events received before it are deleted.
+	Before time.Time
+	// Limit caps one call (one transaction).
+	Limit int
+}
+
+// EventRecord is an event with its deliveries and their attempts: the unit
+// of export and import.
+type EventRecord struct {
+	Event      webhook.Event
+	Deliveries []DeliveryRecord
+}
+
+// DeliveryRecord is a delivery with its attempts, in order.
+type DeliveryRecord struct {
+	Delivery webhook.Delivery
+	Attempts []webhook.Attempt
+}
+
+// Usage is what `hookd stats` shows of a store.
+type Usage struct {
+	// SizeBytes is the space the store takes: the SQLite file with its
+	// write-ahead log, or PostgreSQL's total relation size of hookd's
+	// tables (indexes and TOAST included).
+	SizeBytes  int64
+	Events     map[webhook.Status]int64
+	Deliveries map[webhook.Status]int64
+	Attempts   int64
+	// OldestEvent is when the oldest stored event arrived; zero when none.
+	OldestEvent time.Time
 }

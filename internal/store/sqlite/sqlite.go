@@ -49,6 +49,8 @@ type Store struct {
 	write *sql.DB
 	read  *sql.DB
 	lock  *os.File
+	// path is the database file, measured by UsageGet.
+	path string
 }
 
 var (
@@ -88,7 +90,7 @@ func open(ctx context.Context, path string, exclusive bool) (*Store, error) {
 		}
 	}
 	var err error
-	s := &Store{lock: lock, ops: make(chan *writeOp, maxOpsPerTx), stopping: make(chan struct{}), writerDone: make(chan struct{})}
+	s := &Store{path: path, lock: lock, ops: make(chan *writeOp, maxOpsPerTx), stopping: make(chan struct{}), writerDone: make(chan struct{})}
 	dsn := func(extra string) string {
 		q := url.Values{}
 		for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(ON)"} {
