@@ -2,6 +2,8 @@ package api
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -29,7 +31,7 @@ func (s *Server) actionRoutes() []Route {
 	return []Route{
 		{Method: "POST", Pattern: "/api/webhooks/{id}/retry", Write: true, Summary: "Re-queue an event's failed and dead deliveries (same delivery ids)", handler: s.retryEvent},
 		{Method: "POST", Pattern: "/api/webhooks/{id}/replay", Write: true, Summary: "Send an event again to every destination it had, as new deliveries", handler: s.replayEvent},
-		{Method: "POST", Pattern: "/api/webhooks/retry", Write: true, Summary: "Re-queue every dead delivery matching a filter (dry_run counts only)", handler: s.bulkRetry},
+		{Method: "POST", Pattern: "/api/webhooks/retry", Write: true, Summary: "Re-queue every dead delivery matching a filter, or of the events listed in event_ids (dry_run counts only)", handler: s.bulkRetry},
 	}
 }
 
@@ -55,11 +57,17 @@ type ReplayResponse struct {
 	Message string   `json:"message,omitempty"`
 }
 
-// BulkRetryRequest filters the dead deliveries of POST /api/webhooks/retry.
+// BulkRetryRequest selects the dead deliveries of POST /api/webhooks/retry:
+// those of the events in EventIDs, or else those matching the filter.
 // Every field is optional; {} matches every dead delivery.
 type BulkRetryRequest struct {
-	Source      string `json:"source"`
-	Destination string `json:"destination"`
+	// EventIDs, when present, selects the dead deliveries of these events
+	// (at most MaxBulkRetryEvents; duplicates count once) instead of a
+	// filter, and cannot be combined with one. An empty list is refused
+	// rather than taken as "no filter".
+	EventIDs    []string `json:"event_ids"`
+	Source      string   `json:"source"`
+	Destination string   `json:"destination"`
 	// From and To bound the events' received time (RFC 3339), from
 	// inclusive, to exclusive.
 	From   string `json:"from"`
@@ -67,14 +75,24 @@ type BulkRetryRequest struct {
 	DryRun bool   `json:"dry_run"`
 }
 
+// MaxBulkRetryEvents bounds BulkRetryRequest.EventIDs: a page of the
+// dashboard's largest size five times over, and few enough that one
+// request stays well under a second.
+const MaxBulkRetryEvents = 1000
+
 // BulkRetryResponse answers POST /api/webhooks/retry.
 type BulkRetryResponse struct {
 	// Matched counts the dead deliveries the filter selects.
 	Matched int `json:"matched"`
 	// Requeued counts those moved back to pending: Matched, or 0 for a dry
-	// run.
+	// run. With event_ids it can be lower than Matched when a delivery
+	// changed meanwhile (another retry moved it first).
 	Requeued int  `json:"requeued"`
 	DryRun   bool `json:"dry_run"`
+	// NotFound lists the event_ids that name no stored event (retention
+	// may have deleted them since they were listed); the others are still
+	// retried.
+	NotFound []string `json:"not_found,omitempty"`
 }
 
 // eventForAction checks the path's event id and that the event exists.
@@ -175,6 +193,9 @@ func (s *Server) bulkRetry(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
+	if req.EventIDs != nil {
+		return s.retryEvents(w, r, req)
+	}
 	p := store.DeliveryRequeueDeadParams{Source: req.Source, Destination: req.Destination, DryRun: req.DryRun}
 	if req.Source != "" {
 		if err := catalog.ValidateName(req.Source); err != nil {
@@ -217,6 +238,94 @@ func (s *Server) bulkRetry(w http.ResponseWriter, r *http.Request) error {
 			s.notify(r.Context(), nil)
 		}
 		s.log.Info("dead deliveries retried", "requeued", n, "source", req.Source, "destination", req.Destination)
+	}
+	httpx.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// retryEvents is the bulk retry of the dead deliveries of the events in
+// req.EventIDs. The store has no requeue by a list of events, so each
+// event's dead deliveries move in a transaction of their own (the one a
+// single retry uses): a store failure halfway leaves the events before it
+// retried, and repeating the request is safe (what moved is no longer
+// dead).
+func (s *Server) retryEvents(w http.ResponseWriter, r *http.Request, req BulkRetryRequest) error {
+	for _, f := range []struct{ name, value string }{
+		{"source", req.Source}, {"destination", req.Destination}, {"from", req.From}, {"to", req.To},
+	} {
+		if f.value != "" {
+			return invalid("event_ids", "cannot be combined with a filter (%s): send one or the other", f.name)
+		}
+	}
+	switch n := len(req.EventIDs); {
+	case n == 0:
+		return invalid("event_ids", "must name at least one event (leave it out to retry by filter)")
+	case n > MaxBulkRetryEvents:
+		return invalid("event_ids", "at most %d events per request, got %d", MaxBulkRetryEvents, n)
+	}
+	var events []string
+	seen := make(map[string]bool, len(req.EventIDs))
+	for i, id := range req.EventIDs {
+		if !validEventID(id) {
+			return invalid(fmt.Sprintf("event_ids[%d]", i), "%q is not an event id", id)
+		}
+		if !seen[id] {
+			seen[id] = true
+			events = append(events, id)
+		}
+	}
+	ctx := r.Context()
+	out := BulkRetryResponse{DryRun: req.DryRun}
+	dead := map[string][]queue.Item{} // by event, in events' order below
+	var withDead []string
+	for _, id := range events {
+		deliveries, err := s.opts.Store.DeliveryListByEvent(ctx, id)
+		if err != nil {
+			return err
+		}
+		if len(deliveries) == 0 {
+			// An event without deliveries, or no event at all?
+			if _, err := s.opts.Store.EventGet(ctx, id); errors.Is(err, webhook.ErrNotFound) {
+				out.NotFound = append(out.NotFound, id)
+			} else if err != nil {
+				return err
+			}
+			continue
+		}
+		for _, d := range deliveries {
+			if d.Status == webhook.StatusPermanentFailure {
+				dead[id] = append(dead[id], queue.Item{DeliveryID: d.ID, Destination: d.Destination})
+			}
+		}
+		if len(dead[id]) > 0 {
+			withDead = append(withDead, id)
+			out.Matched += len(dead[id])
+		}
+	}
+	if !req.DryRun {
+		now := s.opts.Now().UTC()
+		var items []queue.Item
+		for _, id := range withDead {
+			n, err := s.opts.Store.DeliveryRequeue(ctx, store.DeliveryRequeueParams{
+				EventID: id, Statuses: []webhook.Status{webhook.StatusPermanentFailure}, Now: now,
+			})
+			if err != nil {
+				if out.Requeued > 0 {
+					s.notify(ctx, items)
+					s.log.Warn("bulk retry by event ids stopped by an error", "requeued", out.Requeued, "err", err)
+				}
+				return err
+			}
+			out.Requeued += n
+			for _, it := range dead[id] {
+				it.DueAt = now
+				items = append(items, it)
+			}
+		}
+		if out.Requeued > 0 {
+			s.notify(ctx, items)
+		}
+		s.log.Info("dead deliveries retried", "requeued", out.Requeued, "events", len(withDead), "not_found", len(out.NotFound))
 	}
 	httpx.WriteJSON(w, http.StatusOK, out)
 	return nil

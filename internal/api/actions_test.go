@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"net/http"
+	"reflect"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -151,7 +152,7 @@ func TestBulkRetry(t *testing.T) {
 	}
 
 	got := want[api.BulkRetryResponse](t, bulk(map[string]any{"source": "github", "dry_run": true}), http.StatusOK, "dry run")
-	if got != (api.BulkRetryResponse{Matched: 3, Requeued: 0, DryRun: true}) {
+	if !reflect.DeepEqual(got, api.BulkRetryResponse{Matched: 3, Requeued: 0, DryRun: true}) {
 		t.Errorf("dry run = %+v, want 3 matched and nothing requeued", got)
 	}
 	for _, b := range []struct {
@@ -176,7 +177,7 @@ func TestBulkRetry(t *testing.T) {
 
 	failing.Store(false)
 	got = want[api.BulkRetryResponse](t, bulk(map[string]any{"source": "github", "destination": "flaky"}), http.StatusOK, "bulk retry")
-	if got != (api.BulkRetryResponse{Matched: 3, Requeued: 3}) {
+	if !reflect.DeepEqual(got, api.BulkRetryResponse{Matched: 3, Requeued: 3}) {
 		t.Errorf("bulk retry = %+v, want 3 matched and requeued", got)
 	}
 	waitFor(t, "github events to succeed", func() bool {
@@ -195,4 +196,111 @@ func TestBulkRetry(t *testing.T) {
 		t.Errorf("bulk retry {} = %+v, want the 2 left", got)
 	}
 	waitFor(t, "every event to succeed", func() bool { return dead() == 0 })
+}
+
+// TestBulkRetryByEventIDs re-queues the dead deliveries of listed events
+// only: other dead events stay dead, successes are left alone, unknown ids
+// are reported, a dry run and bad lists change nothing.
+func TestBulkRetryByEventIDs(t *testing.T) {
+	t.Parallel()
+	var failing atomic.Bool
+	failing.Store(true)
+	flaky := startReceiver(t, switchable(&failing))
+	stable := startReceiver(t, receiver.Always(http.StatusOK))
+	ta := setup(t, func(cfg *config.Config) {
+		cfg.Sources = []webhook.Source{source("github"), source("stripe")}
+		cfg.Destinations = []webhook.Destination{
+			destination("flaky", flaky.URL(), "github"),
+			destination("stable", stable.URL(), "github", "stripe"),
+		}
+	}, nil)
+	admin, viewer := ta.admin(t), ta.viewer(t)
+	bulk := func(token string, body any) response {
+		return ta.call(t, request{method: "POST", path: "/api/webhooks/retry", token: token, body: body})
+	}
+	var github []string
+	for range 4 {
+		github = append(github, ta.ingest(t, "github", []byte(`{}`), nil))
+	}
+	ok := ta.ingest(t, "stripe", []byte(`{}`), nil)
+	for _, id := range github {
+		ta.waitEvent(t, admin, id, 2)
+	}
+	ta.waitEvent(t, admin, ok, 1)
+	deadEvents := func() []string {
+		var ids []string
+		for _, e := range get[eventPage](t, ta, "/api/webhooks?status=permanent_failure", admin).Items {
+			ids = append(ids, e.ID)
+		}
+		slices.Sort(ids)
+		return ids
+	}
+	if n := len(deadEvents()); n != 4 {
+		t.Fatalf("%d dead events, want 4", n)
+	}
+	const unknown = "evt_01ARZ3NDEKTSV4RRFFQ69G5FAV"
+
+	tooMany := make([]string, api.MaxBulkRetryEvents+1)
+	for i := range tooMany {
+		tooMany[i] = github[0]
+	}
+	for _, b := range []struct {
+		body     any
+		mentions []string
+	}{
+		{map[string]any{"event_ids": []string{}}, []string{"event_ids", "at least one"}},
+		{map[string]any{"event_ids": []string{"nope"}}, []string{"event_ids[0]", "nope"}},
+		{map[string]any{"event_ids": []string{github[0], "evt_short"}}, []string{"event_ids[1]"}},
+		{map[string]any{"event_ids": tooMany}, []string{"event_ids", "1000"}},
+		{map[string]any{"event_ids": github[:1], "source": "github"}, []string{"event_ids", "source"}},
+		{map[string]any{"event_ids": github[:1], "to": "2026-01-01T00:00:00Z"}, []string{"event_ids", "to"}},
+		{map[string]any{"event_ids": github[0]}, []string{"event_ids"}},
+		{map[string]any{"event_ids": []any{1}}, []string{"event_ids"}},
+	} {
+		wantError(t, bulk(admin, b.body), 400, "invalid", b.mentions...)
+	}
+	wantError(t, bulk(viewer, map[string]any{"event_ids": github}), http.StatusForbidden, "forbidden")
+
+	selection := []string{github[0], github[1], github[1], ok, unknown}
+	got := want[api.BulkRetryResponse](t, bulk(admin, map[string]any{"event_ids": selection, "dry_run": true}), http.StatusOK, "dry run")
+	if !reflect.DeepEqual(got, api.BulkRetryResponse{Matched: 2, DryRun: true, NotFound: []string{unknown}}) {
+		t.Errorf("dry run = %+v, want 2 matched (the duplicate once, the success not), nothing requeued, the unknown id reported", got)
+	}
+	if n := len(deadEvents()); n != 4 {
+		t.Fatalf("%d dead events after a dry run and rejected requests, want still 4", n)
+	}
+	before := flaky.Tries()
+
+	failing.Store(false)
+	got = want[api.BulkRetryResponse](t, bulk(admin, map[string]any{"event_ids": selection}), http.StatusOK, "retry")
+	if !reflect.DeepEqual(got, api.BulkRetryResponse{Matched: 2, Requeued: 2, NotFound: []string{unknown}}) {
+		t.Errorf("retry = %+v, want 2 matched and requeued, the unknown id reported", got)
+	}
+	for _, id := range github[:2] {
+		if ev := ta.waitEvent(t, admin, id, 2); ev.Status != webhook.StatusSuccess {
+			t.Errorf("retried event %s is %s, want success", id, ev.Status)
+		}
+	}
+	rest := slices.Sorted(slices.Values(github[2:]))
+	if got := deadEvents(); !slices.Equal(got, rest) {
+		t.Errorf("dead events after the retry = %v, want only the two not listed %v", got, rest)
+	}
+	// Same deliveries (same webhook-id), each tried once more; the
+	// successful delivery and the stripe event were not sent again.
+	after := flaky.Tries()
+	for id, n := range after {
+		if before[id] == 0 {
+			t.Errorf("the retry sent a new webhook-id %s; want the dead deliveries' own", id)
+		} else if d := n - before[id]; d > 1 {
+			t.Errorf("webhook-id %s tried %d more times, want at most once", id, d)
+		}
+	}
+	if n := len(stable.Arrivals()); n != 5 {
+		t.Errorf("the stable receiver got %d requests, want the first 5 only", n)
+	}
+
+	got = want[api.BulkRetryResponse](t, bulk(admin, map[string]any{"event_ids": github[:2]}), http.StatusOK, "repeated retry")
+	if got.Matched != 0 || got.Requeued != 0 {
+		t.Errorf("repeating the retry = %+v, want nothing matched", got)
+	}
 }

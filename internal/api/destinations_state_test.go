@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/hookd/hookd/internal/api"
 	"github.com/hookd/hookd/internal/config"
+	"github.com/hookd/hookd/internal/receiver"
 	"github.com/hookd/hookd/internal/store"
 	"github.com/hookd/hookd/internal/stream"
 	"github.com/hookd/hookd/internal/webhook"
@@ -161,5 +163,129 @@ func TestDestinationDisabledAfterFailingTooLong(t *testing.T) {
 		if ev := ta.waitEvent(t, admin, id, 1); ev.Status != webhook.StatusSuccess {
 			t.Errorf("event %s after enabling = %s; want success", id, ev.Status)
 		}
+	}
+}
+
+// TestAdminDisablesDestination: an admin disables a healthy destination
+// by hand; the API and the live stream say who did and why, a repeated
+// disable keeps the first reason, the delivery engine attempts nothing
+// more after its state refresh (2 s) and the deliveries wait, not dead;
+// enabling delivers them.
+func TestAdminDisablesDestination(t *testing.T) {
+	t.Parallel()
+	rcv := startReceiver(t, receiver.Always(http.StatusOK))
+	ta := setup(t, func(cfg *config.Config) {
+		cfg.Sources = []webhook.Source{source("github")}
+		cfg.Destinations = []webhook.Destination{destination("ci", rcv.URL(), "github")}
+	}, nil)
+	admin, viewer := ta.admin(t), ta.viewer(t)
+	events := ta.openStream(t, "/api/stream?source=nothing-matches", viewer)
+	disable := func(token string, body any) response {
+		return ta.call(t, request{method: "POST", path: "/api/destinations/ci/disable", token: token, body: body})
+	}
+	first := ta.ingest(t, "github", []byte(`{"n":1}`), nil)
+	if ev := ta.waitEvent(t, admin, first, 1); ev.Status != webhook.StatusSuccess {
+		t.Fatalf("event before disabling = %s; want success", ev.Status)
+	}
+
+	wantError(t, disable(viewer, nil), http.StatusForbidden, "forbidden")
+	wantError(t, ta.call(t, request{method: "POST", path: "/api/destinations/nope/disable", token: admin}), http.StatusNotFound, "not_found")
+	for _, b := range []struct {
+		body     any
+		mentions []string
+	}{
+		{map[string]any{"reason": 5}, []string{"reason"}},
+		{map[string]any{"reasn": "typo"}, []string{"reasn"}},
+		{map[string]any{"reason": "two\nlines"}, []string{"reason", "one line"}},
+		{map[string]any{"reason": strings.Repeat("x", 501)}, []string{"reason", "500"}},
+		{"not json", []string{"body"}},
+	} {
+		wantError(t, disable(admin, b.body), http.StatusBadRequest, "invalid", b.mentions...)
+	}
+	if c := ta.destinationCircuit(t, admin, "ci"); c.Circuit != store.CircuitClosed {
+		t.Fatalf("circuit after rejected requests = %+v; want closed", c)
+	}
+
+	v := want[api.DestinationView](t, disable(admin, map[string]any{"reason": " receiver maintenance "}), http.StatusOK, "disable")
+	const reason = "disabled by admin: receiver maintenance"
+	if c := v.Circuit; c == nil || c.Circuit != store.CircuitDisabled || c.DisabledReason != reason || c.DisabledAt == nil {
+		t.Fatalf("disable answered circuit %+v; want disabled with reason %q and a time", c, reason)
+	}
+	// A filtered stream still hears of it: destination changes pass every filter.
+	for {
+		ev := events.next(t)
+		if ev.name == stream.KindDestinationDisabled {
+			if ev.change.Destination != "ci" || ev.change.Circuit != "disabled" || ev.change.Error != reason {
+				t.Errorf("stream event = %+v; want destination.disabled for ci with the reason", ev)
+			}
+			break
+		}
+	}
+	// Disabling again (without a body) changes nothing: the first reason stands.
+	v = want[api.DestinationView](t, disable(admin, nil), http.StatusOK, "disable again")
+	if c := v.Circuit; c == nil || c.Circuit != store.CircuitDisabled || c.DisabledReason != reason {
+		t.Errorf("disabling again answered circuit %+v; want the first reason kept", c)
+	}
+	if c := ta.destinationCircuit(t, viewer, "ci"); c.Circuit != store.CircuitDisabled || c.DisabledReason != reason {
+		t.Errorf("viewers see circuit %+v; want disabled", c)
+	}
+
+	// Every engine reads the states every 2 s: after that, nothing is attempted.
+	time.Sleep(2500 * time.Millisecond)
+	var held []string
+	for i := range 3 {
+		held = append(held, ta.ingest(t, "github", []byte(`{"n":`+strconv.Itoa(i+2)+`}`), nil))
+	}
+	time.Sleep(500 * time.Millisecond)
+	if n := len(rcv.Arrivals()); n != 1 {
+		t.Errorf("the disabled destination got %d requests; want only the one before disabling", n)
+	}
+	for _, id := range held {
+		ev := get[eventDetail](t, ta, "/api/webhooks/"+id, admin)
+		if ev.Status != webhook.StatusPending || len(ev.DeliveryList) != 1 || len(ev.DeliveryList[0].AttemptList) != 0 {
+			t.Errorf("event %s while its destination is disabled: %s, deliveries %+v; want pending, not attempted", id, ev.Status, ev.DeliveryList)
+		}
+	}
+
+	want[api.DestinationView](t, ta.call(t, request{method: "POST", path: "/api/destinations/ci/enable", token: admin}), http.StatusOK, "enable")
+	for _, id := range held {
+		if ev := ta.waitEvent(t, admin, id, 1); ev.Status != webhook.StatusSuccess {
+			t.Errorf("event %s after enabling = %s; want success", id, ev.Status)
+		}
+	}
+}
+
+// TestRecreatedDestinationStartsClosed: a destination deleted through the
+// API while disabled, and created again under the same name, starts with
+// a closed circuit in the API and in the delivery engine.
+func TestRecreatedDestinationStartsClosed(t *testing.T) {
+	t.Parallel()
+	rcv := startReceiver(t, receiver.Always(http.StatusOK))
+	ta := setup(t, func(cfg *config.Config) {
+		cfg.Sources = []webhook.Source{source("github")}
+	}, nil)
+	admin := ta.admin(t)
+	call := func(method, path string, body any) response {
+		return ta.call(t, request{method: method, path: path, token: admin, body: body})
+	}
+	create := func() api.DestinationView {
+		return want[api.DestinationView](t, call("POST", "/api/destinations", map[string]any{"name": "temp", "url": rcv.URL(), "sources": []string{"github"}}),
+			http.StatusCreated, "create destination")
+	}
+	create()
+	want[api.DestinationView](t, call("POST", "/api/destinations/temp/disable", nil), http.StatusOK, "disable")
+	// Let the engine take the disabled state in, so that it must forget it.
+	time.Sleep(2500 * time.Millisecond)
+	if r := call("DELETE", "/api/destinations/temp", nil); r.status != http.StatusNoContent {
+		t.Fatalf("delete: %d %s", r.status, r)
+	}
+
+	v := create()
+	if c := v.Circuit; c == nil || c.Circuit != store.CircuitClosed || c.DisabledReason != "" || c.DisabledAt != nil {
+		t.Errorf("the re-created destination's circuit = %+v; want closed, nothing of the old one", c)
+	}
+	id := ta.ingest(t, "github", []byte(`{}`), nil)
+	if ev := ta.waitEvent(t, admin, id, 1); ev.Status != webhook.StatusSuccess {
+		t.Errorf("event to the re-created destination = %s; want success", ev.Status)
 	}
 }

@@ -238,6 +238,12 @@ type StatsBucket struct {
 	// Latency percentiles of the attempts, null when there were none.
 	LatencyP50Ms *float64 `json:"latency_p50_ms"`
 	LatencyP99Ms *float64 `json:"latency_p99_ms"`
+	// The queue's deepest sample in the bucket (sampled from the store
+	// every 5 s, the three numbers from one moment), as in Queue; null
+	// when none was taken (before this process started).
+	QueueLength      *int64 `json:"queue_length"`
+	ScheduledRetries *int64 `json:"scheduled_retries"`
+	InFlight         *int64 `json:"in_flight"`
 }
 
 var allStatuses = []webhook.Status{webhook.StatusPending, webhook.StatusSuccess, webhook.StatusFailed, webhook.StatusPermanentFailure}
@@ -305,6 +311,9 @@ func (s *Server) getStats(w http.ResponseWriter, r *http.Request) error {
 		if b.Attempts > 0 {
 			p50, p99 := millis(b.LatencyP50), millis(b.LatencyP99)
 			sb.LatencyP50Ms, sb.LatencyP99Ms = &p50, &p99
+		}
+		if q := b.Queue; q != nil {
+			sb.QueueLength, sb.ScheduledRetries, sb.InFlight = &q.Ready, &q.Scheduled, &q.InFlight
 		}
 		out.Buckets = append(out.Buckets, sb)
 	}

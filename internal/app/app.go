@@ -85,6 +85,8 @@ type App struct {
 
 	// guard is the inbound traffic control in front of ingest.
 	guard *limit.Guard
+	// sampler records the queue's depth for GET /api/stats.
+	sampler *stats.QueueSampler
 }
 
 // New opens the store and wires every part; nothing runs until Start.
@@ -182,6 +184,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		RateLimiter: limiter,
 	})
 	a.ingest = ingest.New(ingest.Options{Store: st, Queue: q, Catalog: cat, Logger: opts.Logger, Publisher: publisher})
+	a.sampler = stats.NewQueueSampler(collector, st, stats.SamplerOptions{Logger: opts.Logger})
 	a.guard = limit.New(limit.Options{Catalog: cat, MaxConcurrent: cfg.MaxConcurrentIngests, MaxBodyBytes: cfg.MaxBodyBytes, Logger: opts.Logger})
 	// Slowloris: a client gets ReadHeaderTimeout for its headers and
 	// ReadTimeout for the whole request, and a connection cannot hold more
@@ -233,6 +236,9 @@ func (a *App) Start(ctx context.Context) error {
 	if _, exclusive := a.store.(store.Exclusive); !exclusive {
 		// Other processes change the catalog through the API too.
 		a.startCatalogReload(ctx)
+	}
+	if err := a.sampler.Start(ctx); err != nil {
+		return err
 	}
 	ln := a.opts.Listener
 	if ln == nil {
@@ -300,6 +306,7 @@ func (a *App) Stop(ctx context.Context) error {
 		}
 		a.ingest.Stop()
 		a.engine.Stop()
+		a.sampler.Stop()
 		if a.stopReload != nil {
 			a.stopReload()
 			<-a.reloaded

@@ -252,7 +252,8 @@ func (c *Catalog) PutDestination(ctx context.Context, d webhook.Destination, cre
 
 // DeleteDestination removes an API-managed destination. Its deliveries
 // still waiting end in permanent_failure at their next attempt ("no longer
-// configured"), where a replay can pick them up.
+// configured"), where a replay can pick them up. Its circuit breaker is
+// reset (see resetCircuit).
 func (c *Catalog) DeleteDestination(ctx context.Context, name string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -265,5 +266,46 @@ func (c *Catalog) DeleteDestination(ctx context.Context, name string) error {
 	if err := c.store.CatalogDelete(ctx, store.CatalogDestination, name); err != nil && !errors.Is(err, webhook.ErrNotFound) {
 		return err
 	}
+	if err := c.resetCircuit(ctx, name); err != nil {
+		return errors.Join(fmt.Errorf("destination %q deleted, but its circuit breaker state was not reset: %w", name, err), c.reload(ctx))
+	}
 	return c.reload(ctx)
+}
+
+// circuitStates is the part of a store that keeps the destinations'
+// circuit breakers; every store.Store is one.
+type circuitStates interface {
+	DestinationStateGet(ctx context.Context, destination string) (store.DestinationState, error)
+	DestinationStatePut(ctx context.Context, state store.DestinationState) (store.DestinationState, error)
+}
+
+// resetCircuit closes a deleted destination's circuit and clears its
+// failures, so that a destination created later under the same name does
+// not start disabled or open. It stores a closed state rather than
+// nothing: a new version is what tells every process's delivery engine
+// (at its next state refresh) to forget what it held for the old one.
+func (c *Catalog) resetCircuit(ctx context.Context, name string) error {
+	states, ok := c.store.(circuitStates)
+	if !ok {
+		return nil
+	}
+	const tries = 5
+	for try := 1; ; try++ {
+		cur, err := states.DestinationStateGet(ctx, name)
+		if errors.Is(err, webhook.ErrNotFound) {
+			return nil // never failed
+		}
+		if err != nil {
+			return err
+		}
+		if cur.Circuit == store.CircuitClosed && cur.ConsecutiveFailures == 0 && cur.Trips == 0 && cur.FailingSince.IsZero() {
+			return nil
+		}
+		_, err = states.DestinationStatePut(ctx, store.DestinationState{
+			Destination: name, Circuit: store.CircuitClosed, UpdatedAt: c.now().UTC(), Version: cur.Version,
+		})
+		if err == nil || !errors.Is(err, webhook.ErrConflict) || try == tries {
+			return err
+		}
+	}
 }

@@ -1,7 +1,7 @@
 // Package stats keeps the recent history of this process's traffic in
 // memory for the dashboard's charts: events received, delivery attempts and
-// their outcomes, and attempt latency, in 10-second slots for the last 24
-// hours, plus per-destination health counters since start.
+// their outcomes, attempt latency and the queue's depth, in 10-second slots
+// for the last 24 hours, plus per-destination health counters since start.
 //
 // It is fed by two hooks that already exist on the hot path: the delivery
 // engine's AfterRecord (RecordAttempt, which carries the attempt's
@@ -10,6 +10,11 @@
 // only the first time a slot or a destination is seen, so they cost the hot
 // path next to nothing; the longest they can wait is one Snapshot, which
 // sums at most 8,640 slots.
+//
+// The queue's depth is not an event anyone publishes: a QueueSampler reads
+// it from the store (QueueStats) every few seconds and records it with
+// RecordQueue. It is the store's count, the same in every process sharing
+// the store; what the series adds is its history.
 //
 // Nothing here is durable or shared: every process counts what it did
 // itself, from its start. The store stays the source of truth for totals.
@@ -74,6 +79,9 @@ type slot struct {
 	events, attempts, successes int64
 	failures, dead              int64
 	hist                        [histBuckets]uint32
+	// queue is the deepest queue sample taken in the slot, when sampled.
+	queue   QueueDepth
+	sampled bool
 }
 
 func (s *slot) reset(index int64) {
@@ -162,6 +170,34 @@ func (c *Collector) RecordAttempt(p store.AttemptRecordParams) {
 	}
 }
 
+// QueueDepth is one sample of the queue, as the store counts it for
+// GET /debug/status (store.QueueStats, without the dead).
+type QueueDepth struct {
+	// Ready counts deliveries due now and not leased.
+	Ready int64
+	// Scheduled counts deliveries waiting for a later try.
+	Scheduled int64
+	// InFlight counts leased deliveries.
+	InFlight int64
+}
+
+// Total is every delivery waiting or in flight.
+func (q QueueDepth) Total() int64 { return q.Ready + q.Scheduled + q.InFlight }
+
+// RecordQueue records a sample of the queue's depth taken now. Of several
+// samples in one interval the deepest (by Total) is kept whole, so that a
+// chart shows the peak, with numbers that were true together.
+func (c *Collector) RecordQueue(q store.QueueStats) {
+	d := QueueDepth{Ready: q.Ready, Scheduled: q.Scheduled, InFlight: q.InFlight}
+	now := c.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.slotAt(now)
+	if !s.sampled || d.Total() > s.queue.Total() {
+		s.queue, s.sampled = d, true
+	}
+}
+
 // histBucket returns the histogram bucket of d.
 func histBucket(d time.Duration) int {
 	if d < histMin {
@@ -224,6 +260,10 @@ type Bucket struct {
 	// LatencyP50 and LatencyP99 are attempt durations; zero when Attempts
 	// is zero.
 	LatencyP50, LatencyP99 time.Duration
+	// Queue is the deepest queue sample taken in the interval (see
+	// RecordQueue); nil when none was (before the process started, or
+	// while the store could not be read).
+	Queue *QueueDepth
 }
 
 // BucketWidth returns the bucket width Snapshot uses for window.
@@ -245,6 +285,8 @@ func (c *Collector) Snapshot(window time.Duration, now time.Time) Series {
 	first := end.Add(-time.Duration(n) * width)
 	out := Series{Window: window, Bucket: width, Since: c.start, Buckets: make([]Bucket, n)}
 	hists := make([][histBuckets]uint32, n)
+	queues := make([]QueueDepth, n)
+	sampled := make([]bool, n)
 	for i := range out.Buckets {
 		out.Buckets[i].Start = first.Add(time.Duration(i) * width).UTC()
 	}
@@ -265,9 +307,15 @@ func (c *Collector) Snapshot(window time.Duration, now time.Time) Series {
 		for k, v := range s.hist {
 			hists[i][k] += v
 		}
+		if s.sampled && (!sampled[i] || s.queue.Total() > queues[i].Total()) {
+			queues[i], sampled[i] = s.queue, true
+		}
 	}
 	c.mu.Unlock()
 	for i := range out.Buckets {
+		if sampled[i] {
+			out.Buckets[i].Queue = &queues[i]
+		}
 		out.Buckets[i].LatencyP50 = percentile(&hists[i], 0.50)
 		out.Buckets[i].LatencyP99 = percentile(&hists[i], 0.99)
 	}

@@ -1,6 +1,8 @@
 package stats_test
 
 import (
+	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -192,5 +194,117 @@ func TestConcurrent(t *testing.T) {
 	}
 	if h, _ := c.Destination("ci"); total != 8000 || h.Successes != 8000 {
 		t.Errorf("%d attempts, %d successes; want 8000 each", total, h.Successes)
+	}
+}
+
+func TestQueueDepthSeries(t *testing.T) {
+	t.Parallel()
+	c, clk := setup(t)
+	sample := func(at time.Duration, ready, scheduled, inFlight int64) {
+		clk.Set(t0.Add(at))
+		c.RecordQueue(store.QueueStats{Ready: ready, Scheduled: scheduled, InFlight: inFlight, Dead: 99})
+	}
+	sample(1*time.Second, 1, 2, 3)  // slot t0: total 6
+	sample(6*time.Second, 5, 0, 0)  // shallower: the slot keeps 1/2/3
+	sample(12*time.Second, 0, 0, 9) // slot t0+10s: total 9
+	sample(17*time.Second, 4, 4, 4) // deeper: replaces it whole
+	sample(31*time.Second, 0, 0, 0) // slot t0+30s: an empty queue is a sample too
+
+	d := func(ready, scheduled, inFlight int64) *stats.QueueDepth {
+		return &stats.QueueDepth{Ready: ready, Scheduled: scheduled, InFlight: inFlight}
+	}
+	tests := []struct {
+		window time.Duration
+		// want are the last buckets' samples, oldest first.
+		want []*stats.QueueDepth
+	}{
+		{5 * time.Minute, []*stats.QueueDepth{nil, d(1, 2, 3), d(4, 4, 4), nil, d(0, 0, 0)}},
+		// 20 s buckets: [t0-20s, t0) [t0, t0+20s) [t0+20s, t0+40s)
+		{15 * time.Minute, []*stats.QueueDepth{nil, d(4, 4, 4), d(0, 0, 0)}},
+	}
+	now := t0.Add(35 * time.Second)
+	for _, tt := range tests {
+		s := c.Snapshot(tt.window, now)
+		last := s.Buckets[len(s.Buckets)-len(tt.want):]
+		for i, b := range last {
+			if got, want := b.Queue, tt.want[i]; (got == nil) != (want == nil) || got != nil && *got != *want {
+				t.Errorf("window %s, bucket at %s: queue %+v, want %+v", tt.window, b.Start.Format(time.TimeOnly), got, want)
+			}
+		}
+		for _, b := range s.Buckets[:len(s.Buckets)-len(tt.want)] {
+			if b.Queue != nil {
+				t.Errorf("window %s: bucket at %s before any sample has queue %+v, want none", tt.window, b.Start.Format(time.TimeOnly), *b.Queue)
+			}
+		}
+	}
+	if got := d(1, 2, 3).Total(); got != 6 {
+		t.Errorf("Total = %d, want 6", got)
+	}
+}
+
+// queueReader is a fake store whose queue depth grows by one with every
+// read, and fails when told to.
+type queueReader struct {
+	mu    sync.Mutex
+	reads int64
+	fail  bool
+	read  chan struct{}
+}
+
+func (r *queueReader) QueueStats(ctx context.Context, now time.Time) (store.QueueStats, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.reads++
+	select {
+	case r.read <- struct{}{}:
+	default:
+	}
+	if r.fail {
+		return store.QueueStats{}, errors.New("store unavailable")
+	}
+	return store.QueueStats{Ready: r.reads}, nil
+}
+
+func TestQueueSampler(t *testing.T) {
+	t.Parallel()
+	c, _ := setup(t)
+	r := &queueReader{read: make(chan struct{}, 1)}
+	s := stats.NewQueueSampler(c, r, stats.SamplerOptions{Interval: time.Millisecond})
+	if err := s.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(t.Context()); err == nil {
+		t.Error("a second Start succeeded")
+	}
+	for range 5 {
+		select {
+		case <-r.read:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the sampler stopped reading")
+		}
+	}
+	r.mu.Lock()
+	r.fail = true // a failing read records nothing and does not stop the sampler
+	r.mu.Unlock()
+	for range 3 {
+		<-r.read
+	}
+	s.Stop()
+	s.Stop() // idempotent
+	r.mu.Lock()
+	reads := r.reads
+	r.mu.Unlock()
+	time.Sleep(20 * time.Millisecond)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.reads != reads {
+		t.Errorf("%d reads after Stop returned", r.reads-reads)
+	}
+	// The clock stands still: every sample went to one slot, which kept
+	// the deepest successful one.
+	b := c.Snapshot(5*time.Minute, t0).Buckets
+	q := b[len(b)-1].Queue
+	if q == nil || q.Ready < 5 || q.Ready >= reads {
+		t.Errorf("last bucket's queue = %+v; want the deepest successful sample (5 or more, fewer than %d reads)", q, reads)
 	}
 }
