@@ -103,6 +103,14 @@ type Config struct {
 	// when only HOOKD_READ_TIMEOUT raises the read timeout above it.
 	WriteTimeout time.Duration
 
+	// Retention is the age after which finished events (success or
+	// permanent_failure, nothing left to deliver) are deleted with their
+	// deliveries and attempts, by a background job in every process.
+	// HOOKD_RETENTION, a duration such as 720h. Default 0: keep forever,
+	// because deleting is the one step hookd cannot undo, and how long
+	// webhooks must be kept is the operator's decision, not hookd's.
+	Retention time.Duration
+
 	// Sources and Destinations come from ConfigFile.
 	Sources      []webhook.Source
 	Destinations []webhook.Destination
@@ -273,6 +281,7 @@ func (c *Config) FromEnv(env Lookup) error {
 	}
 	duration("HOOKD_BREAKER_COOLDOWN", &c.BreakerCooldown)
 	duration("HOOKD_DISABLE_AFTER", &c.DisableAfter)
+	duration("HOOKD_RETENTION", &c.Retention)
 	integer("HOOKD_MAX_CONCURRENT_INGESTS", &c.MaxConcurrentIngests)
 	if v, ok := env("HOOKD_MAX_BODY_BYTES"); ok && v != "" {
 		if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err != nil {
@@ -327,6 +336,12 @@ func (c *Config) Validate() error {
 	}
 	if c.RetryMaxDelay < c.RetryBaseDelay {
 		errs = append(errs, fmt.Errorf("RETRY_MAX_DELAY: %s is below RETRY_BASE_DELAY %s", c.RetryMaxDelay, c.RetryBaseDelay))
+	}
+	// Under an hour is almost surely a unit slip (720 read as
+	// milliseconds, 30m meant as months), and would delete events that a
+	// person may still want to look at.
+	if c.Retention != 0 && c.Retention < time.Hour {
+		errs = append(errs, fmt.Errorf("HOOKD_RETENTION: %s is below 1h (0 keeps events forever)", c.Retention))
 	}
 	if c.TokenTTL < time.Minute || c.TokenTTL > 30*24*time.Hour {
 		errs = append(errs, fmt.Errorf("HOOKD_TOKEN_TTL: %s is outside 1m..720h", c.TokenTTL))
