@@ -16,6 +16,9 @@
 //   - <prefix>processing — a sorted set of "<destination>|<deliveryID>"
 //     scored by a deadline: ids popped from a list whose store lease has not
 //     been taken yet.
+//   - <prefix>queued:<destination> — a set of the destination's delivery
+//     ids that are in its list or in the processing set. It is what makes
+//     enqueueing idempotent (see below).
 //   - <prefix>destinations — a set of destination names that ever had a
 //     list, so that Claim can serve ClaimParams.Others and Stats can count.
 //   - <prefix>new — the Pub/Sub channel that wakes claimers in every process.
@@ -43,11 +46,36 @@
 //     it costs one refused lease); a failed one's Notify replaces the
 //     guard's score with the retry time (same member).
 //
-// Redis may hold an id twice (a reaped id whose first claimer was only
-// slow, a lease guard, Rebuild after a partial loss): that is harmless,
-// because the store leases a delivery only when it is due and not leased,
-// and Claim drops every id the store refuses. Redis never decides that a
-// delivery is done; it can only make the store be asked again.
+// # Each id queued once
+//
+// An id is in at most one place among its destination's list and the
+// processing set: every move into a list (Notify, Rebuild, a retry or
+// lease guard coming due) goes through SADD on the destination's queued
+// set, in the same script, and pushes only when SADD added the id; popping
+// keeps the id in the set (it moves to the processing set), the reaper
+// moves it back without a second copy, and settle removes it once the
+// store has answered. So the recovery sweep can tell Redis about a backlog
+// every 30 s, however long it takes to drain, without the lists growing:
+// each list holds at most one entry per waiting delivery. The retry set is
+// keyed by member and so idempotent by itself; an id may be there too (a
+// scheduled retry, a lease guard), and it joins its list through the same
+// SADD when it comes due.
+//
+// Redis may still name a delivery the store would not lease now (its lease
+// guard came due while a slow attempt was still running, a Notify raced a
+// claim, a claimer was so slow that the reaper handed its ids back): that
+// is harmless, because the store leases a delivery only when it is due and
+// not leased, and Claim drops every id the store refuses. Redis never
+// decides that a delivery is done; it can only make the store be asked
+// again. Where the two kinds of mistake compete, the queue picks the
+// harmless one: settle removes an id from the queued set even if the
+// reaper has meanwhile put it back in the list (a later Notify may then
+// push a second copy, which the store refuses), and Rebuild checks that
+// each destination's queued set holds no more ids than its list and the
+// processing set together, and rebuilds the set from them when it does (a
+// list deleted by hand, or keys evicted: run Redis with maxmemory-policy
+// noeviction, the default), so that a stale mark never keeps a delivery
+// out of its list for longer than one sweep.
 //
 // # Consistency with the store
 //
@@ -154,6 +182,7 @@ func (q *Queue) listPrefix() string      { return q.cfg.Prefix + "queue:" }
 func (q *Queue) listKey(d string) string { return q.listPrefix() + d }
 func (q *Queue) retryKey() string        { return q.cfg.Prefix + "retry" }
 func (q *Queue) processingKey() string   { return q.cfg.Prefix + "processing" }
+func (q *Queue) queuedPrefix() string    { return q.cfg.Prefix + "queued:" }
 func (q *Queue) destinationsKey() string { return q.cfg.Prefix + "destinations" }
 func (q *Queue) channel() string         { return q.cfg.Prefix + "new" }
 func (q *Queue) intactKey() string       { return q.cfg.Prefix + "intact" }
@@ -229,11 +258,25 @@ func (q *Queue) Wake() <-chan struct{} { return q.wake }
 // later ones to the retry set, and every process is woken. The items must
 // already be committed to the store.
 func (q *Queue) Notify(ctx context.Context, items []queue.Item) error {
+	return q.notify(ctx, items, false)
+}
+
+// Rebuild enqueues everything the store says is pending, for the recovery
+// sweep after Redis lost data or a Notify was lost. An id already in its
+// list or being claimed is not pushed again (see the package comment), so
+// rebuilding a backlog any number of times leaves one entry per delivery.
+// Unlike Notify it first checks each named destination's queued set
+// against its list and repairs it.
+func (q *Queue) Rebuild(ctx context.Context, items []queue.Item) error {
+	return q.notify(ctx, items, true)
+}
+
+func (q *Queue) notify(ctx context.Context, items []queue.Item, check bool) error {
 	if len(items) == 0 {
 		q.signal()
 		return nil
 	}
-	err := q.enqueue(ctx, items, q.cfg.Now())
+	err := q.enqueue(ctx, items, q.cfg.Now(), check)
 	// Signal after the push, so a claimer woken here finds the ids; signal
 	// even after an error, as some batches may have been pushed.
 	q.signal()
@@ -244,14 +287,6 @@ func (q *Queue) Notify(ctx context.Context, items []queue.Item) error {
 		return fmt.Errorf("redis queue: publish: %w", err)
 	}
 	return nil
-}
-
-// Rebuild enqueues everything the store says is pending, for the recovery
-// sweep after Redis lost data or a Notify was lost. Items already in Redis
-// end up there twice, which is harmless: the store leases each delivery to
-// one claimer only and Claim drops ids the store refuses.
-func (q *Queue) Rebuild(ctx context.Context, items []queue.Item) error {
-	return q.Notify(ctx, items)
 }
 
 // Lost reports whether Redis lost this prefix's keys since the last call,
@@ -266,40 +301,108 @@ func (q *Queue) Lost(ctx context.Context) (bool, error) {
 	return created, nil
 }
 
-func (q *Queue) enqueue(ctx context.Context, items []queue.Item, now time.Time) error {
-	const batch = 1000
-	for start := 0; start < len(items); start += batch {
-		pipe := q.client.Pipeline()
-		dests := map[string]bool{}
-		for _, it := range items[start:min(start+batch, len(items))] {
-			if it.DueAt.After(now) {
-				pipe.ZAdd(ctx, q.retryKey(), goredis.Z{Score: micros(it.DueAt), Member: member(it.Destination, it.DeliveryID)})
-			} else {
-				pipe.RPush(ctx, q.listKey(it.Destination), it.DeliveryID)
-			}
-			dests[it.Destination] = true
+// enqueueBatch bounds the items of one enqueue script, so that no single
+// script holds Redis for long.
+const enqueueBatch = 1000
+
+// enqueue runs enqueueScript over items in batches; check asks it to
+// verify (and repair) the queued sets first.
+func (q *Queue) enqueue(ctx context.Context, items []queue.Item, now time.Time, check bool) error {
+	keys := []string{q.retryKey(), q.destinationsKey(), q.processingKey()}
+	checkFlag := "0"
+	if check {
+		checkFlag = "1"
+	}
+	nowMicros := int64(micros(now))
+	for start := 0; start < len(items); start += enqueueBatch {
+		chunk := items[start:min(start+enqueueBatch, len(items))]
+		args := make([]any, 0, 4+3*len(chunk))
+		args = append(args, nowMicros, q.listPrefix(), q.queuedPrefix(), checkFlag)
+		for _, it := range chunk {
+			args = append(args, it.Destination, it.DeliveryID, int64(micros(it.DueAt)))
 		}
-		for d := range dests {
-			pipe.SAdd(ctx, q.destinationsKey(), d)
-		}
-		if _, err := pipe.Exec(ctx); err != nil {
+		if err := enqueueScript.Run(ctx, q.client, keys, args...).Err(); err != nil {
 			return fmt.Errorf("redis queue: enqueue: %w", err)
 		}
 	}
 	return nil
 }
 
-// moveDue moves members of a sorted set scored at or before ARGV[1] to the
-// front (ARGV[4] = "LPUSH") or back ("RPUSH") of their destination's list.
-// KEYS: zset, destinations. ARGV: max score, list key prefix, limit, push.
-// A member is "<destination>|<id>"; ids hold no "|", so the last one splits.
-var moveDue = goredis.NewScript(`
+// enqueueScript puts items due later in the retry set (ZADD: one member per
+// delivery, the newest due time wins) and items due now at the back of
+// their destination's list, unless the destination's queued set says the
+// id is in that list or being claimed already.
+//
+// With the check flag set, it first compares, for each destination named,
+// the queued set's size with the list's length plus the destination's ids
+// in the processing set. The scripts keep these equal (a duplicate left
+// by a very slow claimer only makes the set smaller); a larger set holds
+// marks that no list or claim backs (a list deleted by hand, or keys
+// evicted), and would keep those ids out of their list for good, so the
+// set is rebuilt from the list and the processing set before enqueueing.
+// KEYS: retry, destinations, processing.
+// ARGV: now, list key prefix, queued key prefix, check flag ("1" or "0"),
+// then destination, id and due time triples.
+var enqueueScript = goredis.NewScript(`
+local now = tonumber(ARGV[1])
+local lists, marks = ARGV[2], ARGV[3]
+local check = ARGV[4] == '1'
+local seen = {}
+local claiming
+local function repair(dest)
+  if not claiming then
+    claiming = {}
+    for _, m in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
+      local d, id = string.match(m, '^(.*)|([^|]*)$')
+      if d then
+        claiming[d] = claiming[d] or {}
+        table.insert(claiming[d], id)
+      end
+    end
+  end
+  local mine = claiming[dest] or {}
+  local list, set = lists .. dest, marks .. dest
+  local n = redis.call('LLEN', list)
+  if redis.call('SCARD', set) <= n + #mine then return end
+  redis.call('DEL', set)
+  for _, id in ipairs(mine) do redis.call('SADD', set, id) end
+  for from = 0, n - 1, 1000 do
+    for _, id in ipairs(redis.call('LRANGE', list, from, from + 999)) do
+      redis.call('SADD', set, id)
+    end
+  end
+end
+for i = 5, #ARGV, 3 do
+  local dest, id, due = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
+  if not seen[dest] then
+    seen[dest] = true
+    redis.call('SADD', KEYS[2], dest)
+    if check then repair(dest) end
+  end
+  if due > now then
+    redis.call('ZADD', KEYS[1], due, dest .. '|' .. id)
+  elseif redis.call('SADD', marks .. dest, id) == 1 then
+    redis.call('RPUSH', lists .. dest, id)
+  end
+end
+return 0
+`)
+
+// reapScript hands members of the processing set whose deadline is at or
+// before ARGV[1] back to the front of their destination's list. Their ids
+// stay in the queued sets (SADD again only repairs a set that lost them),
+// so a reaped id is in its list once, never also still being claimed.
+// KEYS: processing, destinations. ARGV: max score, list key prefix, limit,
+// queued key prefix. A member is "<destination>|<id>"; ids hold no "|", so
+// the last one splits.
+var reapScript = goredis.NewScript(`
 local due = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[1], 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[3]))
 for _, m in ipairs(due) do
   local dest, id = string.match(m, '^(.*)|([^|]*)$')
   redis.call('ZREM', KEYS[1], m)
   if dest then
-    redis.call(ARGV[4], ARGV[2] .. dest, id)
+    redis.call('SADD', ARGV[4] .. dest, id)
+    redis.call('LPUSH', ARGV[2] .. dest, id)
     redis.call('SADD', KEYS[2], dest)
   end
 end
@@ -307,13 +410,14 @@ return #due
 `)
 
 // claimPop is the first half of a claim, in one round trip: it promotes
-// due members of the retry set to their lists (as moveDue), pops each
-// quota's share of ids into the processing set, then, when asked, other
-// destinations' ids, and returns the popped members and the retry set's
-// earliest score (false when empty).
+// due members of the retry set to the back of their lists (through the
+// queued set, as enqueueScript: an id already queued is not pushed again),
+// pops each quota's share of ids into the processing set (they stay in the
+// queued set), then, when asked, other destinations' ids, and returns the
+// popped members and the retry set's earliest score (false when empty).
 // KEYS: retry, destinations, processing.
 // ARGV: now, list key prefix, promote limit, pending deadline, claim limit,
-// others, then destination and quota pairs.
+// others, queued key prefix, then destination and quota pairs.
 var claimPop = goredis.NewScript(`
 local prefix = ARGV[2]
 local due = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[1], 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[3]))
@@ -321,7 +425,9 @@ for _, m in ipairs(due) do
   local dest, id = string.match(m, '^(.*)|([^|]*)$')
   redis.call('ZREM', KEYS[1], m)
   if dest then
-    redis.call('RPUSH', prefix .. dest, id)
+    if redis.call('SADD', ARGV[7] .. dest, id) == 1 then
+      redis.call('RPUSH', prefix .. dest, id)
+    end
     redis.call('SADD', KEYS[2], dest)
   end
 end
@@ -341,7 +447,7 @@ local function pop(dest, n)
   return #ids
 end
 local asked = {}
-for i = 7, #ARGV, 2 do
+for i = 8, #ARGV, 2 do
   asked[ARGV[i]] = true
   pop(ARGV[i], tonumber(ARGV[i + 1]))
 end
@@ -356,14 +462,22 @@ local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return {popped, first[2] or false}
 `)
 
-// settle removes claimed members from the processing set and guards the
-// leased ones in the retry set until their lease runs out. KEYS: processing,
-// retry. ARGV: guard score, then members, each followed by "1" if leased.
+// settle removes claimed members from the processing set and the queued
+// set, and guards the leased ones in the retry set until their lease runs
+// out. A member the reaper has put back in its list meanwhile (its claimer
+// was that slow) leaves the queued set too: a later enqueue may then push a
+// second copy, which the store refuses, whereas keeping it could leave it
+// marked queued with no list holding it. KEYS: processing, retry.
+// ARGV: guard score, queued key prefix, then destination, id and leased
+// ("1" or "0") triples.
 var settle = goredis.NewScript(`
-for i = 2, #ARGV, 2 do
-  redis.call('ZREM', KEYS[1], ARGV[i])
-  if ARGV[i+1] == '1' then
-    redis.call('ZADD', KEYS[2], ARGV[1], ARGV[i])
+for i = 3, #ARGV, 3 do
+  local dest, id = ARGV[i], ARGV[i + 1]
+  local m = dest .. '|' .. id
+  redis.call('ZREM', KEYS[1], m)
+  redis.call('SREM', ARGV[2] .. dest, id)
+  if ARGV[i + 2] == '1' then
+    redis.call('ZADD', KEYS[2], ARGV[1], m)
   end
 end
 return 0
@@ -376,9 +490,9 @@ func (q *Queue) Claim(ctx context.Context, p queue.ClaimParams) (queue.ClaimResu
 	if err := q.reap(ctx, now); err != nil {
 		return queue.ClaimResult{}, err
 	}
-	args := make([]any, 0, 6+2*len(p.Quotas))
+	args := make([]any, 0, 7+2*len(p.Quotas))
 	args = append(args, int64(micros(now)), q.listPrefix(), q.cfg.PromoteBatch,
-		int64(micros(now.Add(q.cfg.PendingTimeout))), max(p.Limit, 0), max(p.Others, 0))
+		int64(micros(now.Add(q.cfg.PendingTimeout))), max(p.Limit, 0), max(p.Others, 0), q.queuedPrefix())
 	for _, qt := range p.Quotas {
 		args = append(args, qt.Destination, qt.Limit)
 	}
@@ -414,14 +528,14 @@ func (q *Queue) Claim(ctx context.Context, p queue.ClaimParams) (queue.ClaimResu
 		for _, j := range jobs {
 			leased[j.Delivery.ID] = true
 		}
-		args := make([]any, 0, 1+2*len(popped))
-		args = append(args, int64(micros(leaseUntil)))
+		args := make([]any, 0, 2+3*len(popped))
+		args = append(args, int64(micros(leaseUntil)), q.queuedPrefix())
 		for i, m := range popped {
 			flag := "0"
 			if leased[ids[i]] {
 				flag = "1"
 			}
-			args = append(args, m, flag)
+			args = append(args, m[:len(m)-len(ids[i])-1], ids[i], flag)
 		}
 		if err := settle.Run(ctx, q.client, []string{q.processingKey(), q.retryKey()}, args...).Err(); err != nil {
 			// The jobs are leased in the store, so hand them out anyway: the
@@ -493,8 +607,8 @@ func (q *Queue) reap(ctx context.Context, now time.Time) error {
 	if !q.lastReap.CompareAndSwap(last, now.UnixMicro()) {
 		return nil // another goroutine is reaping
 	}
-	err := moveDue.Run(ctx, q.client, []string{q.processingKey(), q.destinationsKey()},
-		int64(micros(now)), q.listPrefix(), q.cfg.PromoteBatch, "LPUSH").Err()
+	err := reapScript.Run(ctx, q.client, []string{q.processingKey(), q.destinationsKey()},
+		int64(micros(now)), q.listPrefix(), q.cfg.PromoteBatch, q.queuedPrefix()).Err()
 	if err != nil {
 		return fmt.Errorf("redis queue: reap: %w", err)
 	}

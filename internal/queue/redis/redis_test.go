@@ -492,7 +492,7 @@ func TestRebuildAfterLoss(t *testing.T) {
 		t.Fatalf("claimed %d jobs from an empty Redis", len(res.Jobs))
 	}
 
-	// Rebuild twice: duplicates in Redis cost refused leases, not double claims.
+	// Rebuild twice, as two sweeps would: the second pushes nothing.
 	for range 2 {
 		if err := q.Rebuild(context.Background(), items); err != nil {
 			t.Fatal(err)
@@ -526,10 +526,12 @@ func TestRefusedIDsAskForAnotherLook(t *testing.T) {
 	q := e.queue(t, false, redis.Config{})
 	it := e.store.add("a", time.Now())
 	notify(t, q, it)
-	notify(t, q, it) // a duplicate, as Rebuild may leave
 	if res := claim(t, q, queue.ClaimParams{Quotas: quota("a", 1)}); len(res.Jobs) != 1 {
 		t.Fatalf("first claim = %+v", res)
 	}
+	// A sweep that read the store just before that claim tells the queue
+	// again: the id is pushed (it is no longer queued) and is now stale.
+	notify(t, q, it)
 	before := time.Now()
 	res := claim(t, q, queue.ClaimParams{Quotas: quota("a", 1)})
 	if len(res.Jobs) != 0 {
@@ -544,5 +546,203 @@ func TestRefusedIDsAskForAnotherLook(t *testing.T) {
 	}
 	if st.ReadyTotal != 0 || st.Processing != 0 {
 		t.Fatalf("stats = %+v, want the duplicate gone", st)
+	}
+}
+
+// ready returns the length of each destination's list.
+func ready(t *testing.T, q *redis.Queue) map[string]int64 {
+	t.Helper()
+	st, err := q.Stats(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Ready
+}
+
+// TestRebuildIsIdempotent: the recovery sweep tells the queue about the
+// same backlog again and again while it drains; the lists keep one entry
+// per delivery, and the store is asked about each delivery once.
+func TestRebuildIsIdempotent(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	q := e.queue(t, false, redis.Config{})
+	const perDest = 1000
+	dests := []string{"a", "b"}
+	var items []queue.Item
+	for i := range perDest * len(dests) {
+		items = append(items, e.store.add(dests[i%len(dests)], time.Now()))
+	}
+	for range 5 {
+		if err := q.Rebuild(context.Background(), items); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, d := range dests {
+		if n := ready(t, q)[d]; n != perDest {
+			t.Fatalf("list %s holds %d ids after 5 rebuilds of %d; want %d", d, n, perDest, perDest)
+		}
+	}
+	// Part of the backlog is claimed, then the sweep comes round again:
+	// the claimed ids are leased (guarded in the retry set), the rest is
+	// still queued; neither is pushed again.
+	p := queue.ClaimParams{Limit: 500, Quotas: []store.DestinationQuota{{Destination: "a", Limit: 250}, {Destination: "b", Limit: 250}}}
+	first := claim(t, q, p)
+	if len(first.Jobs) != 500 {
+		t.Fatalf("claimed %d, want 500", len(first.Jobs))
+	}
+	leased := map[string]bool{}
+	for _, j := range first.Jobs {
+		leased[j.Delivery.ID] = true
+	}
+	var waiting []queue.Item
+	for _, it := range items {
+		if !leased[it.DeliveryID] {
+			waiting = append(waiting, it)
+		}
+	}
+	if err := q.Rebuild(context.Background(), waiting); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range dests {
+		if n := ready(t, q)[d]; n != perDest-250 {
+			t.Fatalf("list %s holds %d ids after a claim of 250 and a rebuild; want %d", d, n, perDest-250)
+		}
+	}
+	p.Limit = 2000
+	p.Quotas = []store.DestinationQuota{{Destination: "a", Limit: 1000}, {Destination: "b", Limit: 1000}}
+	rest := claim(t, q, p)
+	if len(rest.Jobs) != len(waiting) {
+		t.Fatalf("claimed %d of the %d waiting", len(rest.Jobs), len(waiting))
+	}
+	e.store.mu.Lock()
+	defer e.store.mu.Unlock()
+	for id, n := range e.store.offered {
+		if n != 1 {
+			t.Errorf("%s offered to the store %d times; want once", id, n)
+		}
+	}
+}
+
+// TestReapedComesBackOnce: an id popped by a claimer that died before
+// leasing it is neither pushed again by a sweep meanwhile nor doubled by
+// the reaper: it comes back once.
+func TestReapedComesBackOnce(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	deadStore := newFakeStore()
+	deadStore.fail = errors.New("claimer died")
+	dead := redis.New(newClient(t), deadStore, redis.Config{Prefix: e.prefix, PendingTimeout: 20 * time.Millisecond})
+	alive := e.queue(t, true, redis.Config{ReapInterval: -1})
+
+	it := e.store.add("a", time.Now())
+	notify(t, alive, it)
+	if _, err := dead.Claim(context.Background(), queue.ClaimParams{Limit: 10, Lease: time.Minute, Quotas: quota("a", 10)}); err == nil {
+		t.Fatal("dead claimer's Claim succeeded")
+	}
+	rebuild(t, alive, it) // a sweep while the id waits in the processing set
+	if n := ready(t, alive)["a"]; n != 0 {
+		t.Fatalf("list holds %d ids while the only one is being claimed", n)
+	}
+	time.Sleep(30 * time.Millisecond) // past the dead claimer's deadline
+	// This claim reaps first, then finds the id at the front of its list.
+	res := claim(t, alive, queue.ClaimParams{Quotas: quota("a", 0)})
+	if len(res.Jobs) != 0 {
+		t.Fatalf("claimed %+v with a quota of 0", res.Jobs)
+	}
+	rebuild(t, alive, it) // and another sweep after the reaper
+	if n := ready(t, alive)["a"]; n != 1 {
+		t.Fatalf("list holds %d ids after the reaper and a sweep; want 1", n)
+	}
+	jobs := claimUntil(t, alive, queue.ClaimParams{Quotas: quota("a", 10)}, 1)
+	if jobs[0].Delivery.ID != it.DeliveryID {
+		t.Fatalf("claimed %s, want %s", jobs[0].Delivery.ID, it.DeliveryID)
+	}
+	st, err := alive.Stats(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.ReadyTotal != 0 || st.Processing != 0 {
+		t.Fatalf("stats = %+v; want nothing left but the lease guard", st)
+	}
+}
+
+// TestRetryDueJoinsListOnce: a retry (or lease guard) coming due for an id
+// still waiting in its list does not push it a second time.
+func TestRetryDueJoinsListOnce(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	q := e.queue(t, false, redis.Config{})
+	it := e.store.add("a", time.Now())
+	notify(t, q, it)
+	later := it
+	later.DueAt = time.Now().Add(10 * time.Millisecond)
+	notify(t, q, later) // the retry set holds it too
+	time.Sleep(20 * time.Millisecond)
+	// The claim promotes the due member, finds the id queued, and pops the
+	// one copy; a quota of 0 leaves it in the list to count.
+	if res := claim(t, q, queue.ClaimParams{Quotas: quota("a", 0)}); len(res.Jobs) != 0 {
+		t.Fatalf("claimed %+v with a quota of 0", res.Jobs)
+	}
+	st, err := q.Stats(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Ready["a"] != 1 || st.Scheduled != 0 {
+		t.Fatalf("stats = %+v; want the id in its list once and nothing scheduled", st)
+	}
+}
+
+func rebuild(t *testing.T, q *redis.Queue, items ...queue.Item) {
+	t.Helper()
+	if err := q.Rebuild(context.Background(), items); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRebuildRepairsStaleMarks: ids marked queued that no list or claim
+// holds any more (a list deleted by hand, an evicted processing set) are
+// pushed again by the next sweep instead of waiting forever behind their
+// stale marks.
+func TestRebuildRepairsStaleMarks(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		// lose deletes a key after the items were notified.
+		lose func(t *testing.T, e env)
+	}{
+		"list deleted": {lose: func(t *testing.T, e env) {
+			if err := e.client.Del(context.Background(), e.prefix+"queue:a").Err(); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		"processing set deleted": {lose: func(t *testing.T, e env) {
+			deadStore := newFakeStore()
+			deadStore.fail = errors.New("claimer died")
+			dead := redis.New(e.client, deadStore, redis.Config{Prefix: e.prefix})
+			if _, err := dead.Claim(context.Background(), queue.ClaimParams{Limit: 1, Lease: time.Minute, Quotas: quota("a", 1)}); err == nil {
+				t.Fatal("dead claimer's Claim succeeded")
+			}
+			if err := e.client.Del(context.Background(), e.prefix+"processing").Err(); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := setup(t)
+			q := e.queue(t, false, redis.Config{})
+			items := []queue.Item{e.store.add("a", time.Now()), e.store.add("a", time.Now()), e.store.add("a", time.Now())}
+			notify(t, q, items...)
+			tt.lose(t, e)
+			rebuild(t, q, items...)
+			if n := ready(t, q)["a"]; n != int64(len(items)) {
+				t.Fatalf("list holds %d ids after the rebuild; want %d", n, len(items))
+			}
+			rebuild(t, q, items...) // repaired: the next sweep pushes nothing
+			if n := ready(t, q)["a"]; n != int64(len(items)) {
+				t.Fatalf("list holds %d ids after a second rebuild; want %d", n, len(items))
+			}
+			claimUntil(t, q, queue.ClaimParams{Quotas: quota("a", 10)}, len(items))
+		})
 	}
 }
