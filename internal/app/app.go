@@ -29,6 +29,7 @@ import (
 	"github.com/hookd/hookd/internal/queue"
 	"github.com/hookd/hookd/internal/queue/embedded"
 	redisqueue "github.com/hookd/hookd/internal/queue/redis"
+	"github.com/hookd/hookd/internal/retention"
 	"github.com/hookd/hookd/internal/stats"
 	"github.com/hookd/hookd/internal/store"
 	"github.com/hookd/hookd/internal/stream"
@@ -85,6 +86,8 @@ type App struct {
 
 	// guard is the inbound traffic control in front of ingest.
 	guard *limit.Guard
+	// retention deletes old finished events; nil when HOOKD_RETENTION is 0.
+	retention *retention.Job
 	// sampler records the queue's depth for GET /api/stats.
 	sampler *stats.QueueSampler
 }
@@ -185,6 +188,9 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	})
 	a.ingest = ingest.New(ingest.Options{Store: st, Queue: q, Catalog: cat, Logger: opts.Logger, Publisher: publisher})
 	a.sampler = stats.NewQueueSampler(collector, st, stats.SamplerOptions{Logger: opts.Logger})
+	if cfg.Retention > 0 {
+		a.retention = retention.New(st, retention.Options{MaxAge: cfg.Retention, Logger: opts.Logger})
+	}
 	a.guard = limit.New(limit.Options{Catalog: cat, MaxConcurrent: cfg.MaxConcurrentIngests, MaxBodyBytes: cfg.MaxBodyBytes, Logger: opts.Logger})
 	// Slowloris: a client gets ReadHeaderTimeout for its headers and
 	// ReadTimeout for the whole request, and a connection cannot hold more
@@ -232,6 +238,13 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	if err := a.ingest.Start(ctx); err != nil {
 		return err
+	}
+	// Retention runs where background work runs (all, worker); on
+	// PostgreSQL several workers share it through SKIP LOCKED.
+	if a.retention != nil && a.cfg.Role != config.RoleAPI {
+		if err := a.retention.Start(ctx); err != nil {
+			return err
+		}
 	}
 	if _, exclusive := a.store.(store.Exclusive); !exclusive {
 		// Other processes change the catalog through the API too.
@@ -306,6 +319,9 @@ func (a *App) Stop(ctx context.Context) error {
 		}
 		a.ingest.Stop()
 		a.engine.Stop()
+		if a.retention != nil {
+			a.retention.Stop()
+		}
 		a.sampler.Stop()
 		if a.stopReload != nil {
 			a.stopReload()
