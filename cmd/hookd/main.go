@@ -151,6 +151,7 @@ User-Agent: hookd/<version> on every delivery.`,
 	}
 	root.AddCommand(serve, worker, receiveCommand(), simulate.Command(), bench.Command(), verifyCommand(), version, userCommand(&f.envFile), apiKeyCommand(&f.envFile), migrateCommand(&f.envFile))
 	root.AddCommand(statusCommand(&f.envFile), eventsCommand(&f.envFile), listenCommand(&f.envFile), completionCommand())
+	root.AddCommand(statsCommand(&f.envFile), exportCommand(&f.envFile), importCommand(&f.envFile))
 	groupCommands(root)
 	registerRoleCompletions(root)
 	return root
@@ -165,6 +166,7 @@ var commandGroups = []struct {
 	{cobra.Group{ID: "run", Title: "Run hookd:"}, []string{"serve", "worker", "migrate"}},
 	{cobra.Group{ID: "operate", Title: "Operate a running hookd through its API:"}, []string{"status", "events", "listen"}},
 	{cobra.Group{ID: "admin", Title: "Manage access in the database directly:"}, []string{"user", "apikey"}},
+	{cobra.Group{ID: "data", Title: "Care for the stored events in the database directly:"}, []string{"stats", "export", "import"}},
 	{cobra.Group{ID: "develop", Title: "Develop receivers, try and measure hookd:"}, []string{"receive", "verify", "simulate", "bench"}},
 }
 
