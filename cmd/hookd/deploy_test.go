@@ -279,13 +279,19 @@ func loadDeploy(t *testing.T) []deployedProcess {
 				}
 				doc.file = rel
 				k8s = append(k8s, doc)
+			case top["groups"] != nil:
+				// Prometheus rules: checked against hookd's metrics by
+				// internal/app's TestMetrics; here only their shape.
+				if err := checkPrometheusRules([]byte(chunk)); err != nil {
+					return fmt.Errorf("%s, document %d: %w", rel, i+1, err)
+				}
 			case top["sources"] != nil || top["destinations"] != nil:
 				cfg := config.Default()
 				if err := cfg.LoadFile(file); err != nil {
 					return err
 				}
 			default:
-				return fmt.Errorf("%s, document %d: neither Compose, Kubernetes nor a hookd configuration file", rel, i+1)
+				return fmt.Errorf("%s, document %d: neither Compose, Kubernetes, Prometheus rules nor a hookd configuration file", rel, i+1)
 			}
 		}
 		return nil
@@ -594,4 +600,40 @@ func deployReadFile(t *testing.T, name string) []byte {
 		t.Fatal(err)
 	}
 	return data
+}
+
+// checkPrometheusRules checks that a rules file has groups of rules that
+// each alert (or record) on an expression, and that every alert says
+// what is wrong.
+func checkPrometheusRules(data []byte) error {
+	var file struct {
+		Groups []struct {
+			Name  string `yaml:"name"`
+			Rules []struct {
+				Alert       string            `yaml:"alert"`
+				Record      string            `yaml:"record"`
+				Expr        string            `yaml:"expr"`
+				Annotations map[string]string `yaml:"annotations"`
+			} `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	if err := yaml.Unmarshal(data, &file); err != nil {
+		return err
+	}
+	for _, g := range file.Groups {
+		if g.Name == "" || len(g.Rules) == 0 {
+			return fmt.Errorf("rule group %q: needs a name and rules", g.Name)
+		}
+		for _, r := range g.Rules {
+			switch {
+			case (r.Alert == "") == (r.Record == ""):
+				return fmt.Errorf("group %q: a rule needs exactly one of alert and record", g.Name)
+			case strings.TrimSpace(r.Expr) == "":
+				return fmt.Errorf("group %q, rule %q: no expr", g.Name, r.Alert+r.Record)
+			case r.Alert != "" && r.Annotations["summary"] == "":
+				return fmt.Errorf("group %q, alert %q: no summary annotation", g.Name, r.Alert)
+			}
+		}
+	}
+	return nil
 }

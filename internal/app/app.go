@@ -26,6 +26,7 @@ import (
 	"github.com/hookd/hookd/internal/httpx"
 	"github.com/hookd/hookd/internal/ingest"
 	"github.com/hookd/hookd/internal/limit"
+	"github.com/hookd/hookd/internal/metrics"
 	"github.com/hookd/hookd/internal/queue"
 	"github.com/hookd/hookd/internal/queue/embedded"
 	redisqueue "github.com/hookd/hookd/internal/queue/redis"
@@ -33,8 +34,11 @@ import (
 	"github.com/hookd/hookd/internal/stats"
 	"github.com/hookd/hookd/internal/store"
 	"github.com/hookd/hookd/internal/stream"
+	"github.com/hookd/hookd/internal/tracing"
 	"github.com/hookd/hookd/internal/web"
 	"github.com/hookd/hookd/internal/webhook"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
 // Version is hookd's version, sent in User-Agent; set at build time with
@@ -58,6 +62,9 @@ type Options struct {
 	// TokenTTL is how long login tokens stay valid. Default
 	// auth.DefaultTokenTTL (12h); tests shorten it to see tokens expire.
 	TokenTTL time.Duration
+	// SpanExporter, when set, turns tracing on and receives every span,
+	// whatever cfg.OTLPEndpoint says (tests).
+	SpanExporter sdktrace.SpanExporter
 }
 
 // App is one running hookd.
@@ -88,6 +95,9 @@ type App struct {
 	guard *limit.Guard
 	// retention deletes old finished events; nil when HOOKD_RETENTION is 0.
 	retention *retention.Job
+	// metrics serves GET /metrics; tracer is nil when tracing is off.
+	metrics *metrics.Registry
+	tracer  *tracing.Tracer
 	// sampler records the queue's depth for GET /api/stats.
 	sampler *stats.QueueSampler
 }
@@ -151,6 +161,21 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		}
 	}
 	a := &App{cfg: cfg, opts: opts, log: opts.Logger, store: st, hub: hub, catalog: cat, redisQueue: rq, redisClient: redisClient, served: make(chan error, 1)}
+	if cfg.OTLPEndpoint != "" || opts.SpanExporter != nil {
+		if a.tracer, err = tracing.New(ctx, tracing.Options{Endpoint: cfg.OTLPEndpoint, Exporter: opts.SpanExporter, Version: Version}); err != nil {
+			st.Close()
+			return nil, err
+		}
+	}
+	a.metrics = metrics.New(metrics.Options{
+		Stats:        st,
+		Destinations: func() []string { return destinationNames(cat) },
+		InFlight:     func() int64 { return a.engine.InFlight() },
+		StoreOps:     storeOps,
+		QueueOps:     queueOps,
+		Logger:       opts.Logger,
+	})
+	obs := observer{metrics: a.metrics, tracer: a.tracer}
 	var limiter queue.RateLimiter // nil: the engine's in-process one
 	if rq != nil {
 		limiter = rq.RateLimiter()
@@ -185,8 +210,9 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 			Failures: cfg.BreakerFailures, Cooldown: cfg.BreakerCooldown, DisableAfter: cfg.DisableAfter,
 		},
 		RateLimiter: limiter,
+		Observer:    obs,
 	})
-	a.ingest = ingest.New(ingest.Options{Store: st, Queue: q, Catalog: cat, Logger: opts.Logger, Publisher: publisher})
+	a.ingest = ingest.New(ingest.Options{Store: st, Queue: q, Catalog: cat, Logger: opts.Logger, Publisher: publisher, Observer: obs})
 	a.sampler = stats.NewQueueSampler(collector, st, stats.SamplerOptions{Logger: opts.Logger})
 	if cfg.Retention > 0 {
 		a.retention = retention.New(st, retention.Options{MaxAge: cfg.Retention, Logger: opts.Logger})
@@ -322,6 +348,9 @@ func (a *App) Stop(ctx context.Context) error {
 		if a.retention != nil {
 			a.retention.Stop()
 		}
+		if err := a.tracer.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("flush traces: %w", err))
+		}
 		a.sampler.Stop()
 		if a.stopReload != nil {
 			a.stopReload()
@@ -407,8 +436,10 @@ func (a *App) ingestRoutes(mux *http.ServeMux) {
 	mux.Handle("/api/", a.api.Handler())
 }
 
-// opsRoutes serves health, readiness and queue status, on every role.
+// opsRoutes serves health, readiness, queue status and metrics, on every
+// role.
 func (a *App) opsRoutes(mux *http.ServeMux) {
+	mux.Handle("GET /metrics", a.metrics.Handler())
 	mux.HandleFunc("GET /debug/status", httpx.Handle(a.log, a.status))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -102,6 +103,10 @@ type Config struct {
 	// exports extend it as they write. Default 90s, or ReadTimeout + 30s
 	// when only HOOKD_READ_TIMEOUT raises the read timeout above it.
 	WriteTimeout time.Duration
+	// OTLPEndpoint turns tracing on: spans go to this OTLP/HTTP collector
+	// URL (such as http://otel-collector:4318). From HOOKD_OTLP_ENDPOINT,
+	// else the standard OTEL_EXPORTER_OTLP_ENDPOINT. Default empty: off.
+	OTLPEndpoint string
 
 	// Retention is the age after which finished events (success or
 	// permanent_failure, nothing left to deliver) are deleted with their
@@ -293,6 +298,8 @@ func (c *Config) FromEnv(env Lookup) error {
 	duration("HOOKD_READ_HEADER_TIMEOUT", &c.ReadHeaderTimeout)
 	duration("HOOKD_READ_TIMEOUT", &c.ReadTimeout)
 	duration("HOOKD_WRITE_TIMEOUT", &c.WriteTimeout)
+	str("OTEL_EXPORTER_OTLP_ENDPOINT", &c.OTLPEndpoint)
+	str("HOOKD_OTLP_ENDPOINT", &c.OTLPEndpoint) // wins over the standard one
 	if v, _ := env("HOOKD_WRITE_TIMEOUT"); strings.TrimSpace(v) == "" && c.WriteTimeout < c.ReadTimeout {
 		// Only HOOKD_READ_TIMEOUT was raised: keep the answer's time after
 		// the last moment of the body rather than refusing to start.
@@ -372,6 +379,11 @@ func (c *Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		errs = append(errs, fmt.Errorf("HOOKD_LOG_LEVEL: %q is not debug, info, warn or error", c.LogLevel))
+	}
+	if c.OTLPEndpoint != "" {
+		if u, err := url.Parse(c.OTLPEndpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("HOOKD_OTLP_ENDPOINT: %q is not an http:// or https:// URL such as http://otel-collector:4318", c.OTLPEndpoint))
+		}
 	}
 	return errors.Join(errs...)
 }

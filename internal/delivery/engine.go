@@ -107,6 +107,9 @@ type Options struct {
 	// Default: a LocalRateLimiter, for this process alone; the Redis one
 	// shares each limit among every process.
 	RateLimiter queue.RateLimiter
+	// Observer, when set, watches every attempt and counts failed store
+	// and queue operations (metrics, tracing).
+	Observer Observer
 }
 
 // ClientPicker returns the client for a destination. An error (bad TLS
@@ -342,6 +345,7 @@ func (e *Engine) dispatch() {
 				return
 			case err != nil:
 				e.opts.Logger.Error("claim failed", "err", err)
+				e.observer().Failed(OpClaim)
 				wait = errDelay
 				errDelay = min(errDelay*2, e.opts.PollInterval)
 			default:
@@ -577,6 +581,7 @@ func (e *Engine) attempt(job webhook.Job, token string) {
 	attempt := webhook.Attempt{ID: ids.New(ids.Attempt), DeliveryID: d.ID, Number: number, StartedAt: started.UTC()}
 
 	var retryAfter time.Duration
+	var obsCtx context.Context // set when an attempt was sent
 	dest, ok := e.opts.Catalog.Destination(d.Destination)
 	if r, reloads := e.opts.Catalog.(Reloader); !ok && reloads {
 		// Another process may have created it since this one last looked:
@@ -594,9 +599,13 @@ func (e *Engine) attempt(job webhook.Job, token string) {
 	if !ok {
 		attempt.Error = fmt.Sprintf("destination %q is no longer configured", d.Destination)
 	} else {
-		res := e.send(dest, job)
+		trace := http.Header{}
+		obsCtx = e.observer().AttemptStarted(context.Background(), job, trace)
+		res := e.send(dest, job, trace)
 		if res.err != nil && e.hard.Err() != nil {
 			// Cancelled by shutdown, not the receiver's fault: hand it back.
+			e.observer().AttemptFinished(obsCtx, AttemptReport{Job: job, HandedBack: true,
+				Params: store.AttemptRecordParams{Attempt: attempt, EventID: d.EventID}})
 			e.release(d.ID, d.Destination, token, e.opts.Now())
 			return
 		}
@@ -624,7 +633,14 @@ func (e *Engine) attempt(job webhook.Job, token string) {
 		// The lease will run out and the delivery will be tried again:
 		// at least once, never lost.
 		log.Error("record attempt failed", "err", err)
+		e.observer().Failed(OpRecordAttempt)
+		if obsCtx != nil {
+			e.observer().AttemptFinished(obsCtx, AttemptReport{Job: job, Params: params, RecordFailed: true})
+		}
 		return
+	}
+	if obsCtx != nil {
+		e.observer().AttemptFinished(obsCtx, AttemptReport{Job: job, Params: params})
 	}
 	if ok && e.circuits != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -636,6 +652,7 @@ func (e *Engine) attempt(job webhook.Job, token string) {
 		// embedded one simply wakes and recomputes its next due time.
 		if err := e.opts.Queue.Notify(context.Background(), []queue.Item{{DeliveryID: d.ID, Destination: d.Destination, DueAt: params.NextAttemptAt}}); err != nil {
 			log.Warn("queue notify failed; the recovery sweep will find the retry", "err", err)
+			e.observer().Failed(OpNotify)
 		}
 	}
 	if e.opts.AfterRecord != nil {
@@ -667,10 +684,12 @@ func (e *Engine) release(deliveryID, destination, token string, dueAt time.Time)
 	defer cancel()
 	if err := e.opts.Store.DeliveryReleaseLeases(ctx, []store.LeaseReleaseParams{{DeliveryID: deliveryID, LeaseToken: token, DueAt: dueAt}}); err != nil {
 		e.opts.Logger.Warn("release failed; the lease will run out", "delivery", deliveryID, "err", err)
+		e.observer().Failed(OpReleaseLease)
 		return
 	}
 	if err := e.opts.Queue.Notify(ctx, []queue.Item{{DeliveryID: deliveryID, Destination: destination, DueAt: dueAt}}); err != nil {
 		e.opts.Logger.Warn("queue notify failed; the recovery sweep will find the delivery", "delivery", deliveryID, "err", err)
+		e.observer().Failed(OpNotify)
 	}
 }
 
@@ -702,12 +721,17 @@ func (r sendResult) errorText() string {
 // excerpt so that the connection can be reused.
 const maxDrain = 64 << 10
 
-func (e *Engine) send(dest webhook.Destination, job webhook.Job) sendResult {
+// send makes the request; extra holds headers an Observer asked for
+// (trace context), set before the destination's own headers.
+func (e *Engine) send(dest webhook.Destination, job webhook.Job, extra http.Header) sendResult {
 	ctx, cancel := context.WithTimeout(e.hard, dest.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, dest.URL, bytes.NewReader(job.Event.Body))
 	if err != nil {
 		return sendResult{err: fmt.Errorf("bad destination URL: %w", err)}
+	}
+	for k, v := range extra {
+		req.Header[k] = v
 	}
 	for k, v := range dest.Headers {
 		req.Header.Set(k, v)

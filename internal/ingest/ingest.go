@@ -62,6 +62,33 @@ type Options struct {
 	// Publisher, when set, hears of every new event after its commit (the
 	// live stream). It must not block.
 	Publisher Publisher
+	// Observer, when set, hears how every request ended (metrics,
+	// tracing). It must not block.
+	Observer Observer
+}
+
+// Observer hears of every webhook request once it is answered.
+type Observer interface {
+	Ingested(r *http.Request, rep Report)
+}
+
+// Report is how one webhook request ended.
+type Report struct {
+	// Source is the configured source's name; empty when the path named
+	// none, so that a scanner's made-up names never become metric labels.
+	Source string
+	// EventID is the stored event's id (the first one's for a duplicate);
+	// empty when nothing was stored.
+	EventID   string
+	Duplicate bool
+	// Status is the HTTP status answered.
+	Status int
+	// StoreFailed and NotifyFailed tell that the store refused the event
+	// (the client got 500) or that the queue missed the notification (the
+	// event is safe; the engine's poll finds it).
+	StoreFailed, NotifyFailed bool
+	// Started is when the request reached ingest.
+	Started time.Time
 }
 
 // Publisher takes live status changes.
@@ -146,15 +173,23 @@ type Response struct {
 // ServeHTTP implements http.Handler for a request routed with the source
 // name in the "source" path value.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	httpx.Handle(h.opts.Logger, h.serve)(w, r)
+	rep := Report{Started: h.opts.Now()}
+	if err := h.serve(w, r, &rep); err != nil {
+		httpx.WriteError(w, r, h.opts.Logger, err)
+		rep.Status = httpx.Classify(err).Status
+	}
+	if h.opts.Observer != nil {
+		h.opts.Observer.Ingested(r, rep)
+	}
 }
 
-func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rep *Report) error {
 	name := r.PathValue("source")
 	src, ok := h.opts.Catalog.Source(name)
 	if !ok {
 		return fmt.Errorf("source %q: %w", name, webhook.ErrUnknownSource)
 	}
+	rep.Source = src.Name
 	// The verifier is compiled per request: it costs well under a
 	// microsecond (BenchmarkNew in internal/verify), less than the HMAC it
 	// guards, and the catalog may swap a source's settings at any moment.
@@ -188,6 +223,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 			// url_verification request and expects its challenge back; it is
 			// a handshake, not an event, so nothing is stored.
 			httpx.WriteJSON(w, http.StatusOK, map[string]string{"challenge": challenge})
+			rep.Status = http.StatusOK
 			return nil
 		}
 	}
@@ -212,9 +248,11 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 		err = outcome.err
 	}
 	if err != nil {
+		rep.StoreFailed = true
 		return fmt.Errorf("store event: %w", err)
 	}
 	res := outcome.res
+	rep.EventID, rep.Duplicate = res.ID, res.Duplicate
 	if !res.Duplicate && len(params.Deliveries) > 0 {
 		items := make([]queue.Item, len(params.Deliveries))
 		for i, d := range params.Deliveries {
@@ -223,6 +261,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 		if err := h.opts.Queue.Notify(r.Context(), items); err != nil {
 			// The event is durable; the engine's poll will find it.
 			h.opts.Logger.Warn("queue notify failed", "event", res.ID, "err", err)
+			rep.NotifyFailed = true
 		}
 	}
 	if !res.Duplicate && h.opts.Publisher != nil {
@@ -230,6 +269,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 			EventType: ev.Type, Status: res.Status, At: ev.ReceivedAt})
 	}
 	httpx.WriteJSON(w, http.StatusAccepted, Response{ID: res.ID, Status: res.Status, Duplicate: res.Duplicate})
+	rep.Status = http.StatusAccepted
 	return nil
 }
 
