@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/hookd/hookd/internal/config"
+	"github.com/hookd/hookd/internal/pgtest"
 	"github.com/hookd/hookd/internal/receiver"
 	"github.com/hookd/hookd/internal/webhook"
 )
@@ -155,6 +156,45 @@ func (ta *testApp) waitEnded(t *testing.T, n int) {
 	ta.records.waitFor(t, 20*time.Second, fmt.Sprintf("%d deliveries to end", n), func(rs []attemptRecord) bool {
 		return countTerminal(rs) >= n
 	})
+}
+
+// TestMetricsOnEveryRole: the api and the worker processes of a split
+// deployment (sharing PostgreSQL) both serve GET /metrics, with the queue
+// gauges read from the shared store. The worker's shows the attempt it
+// made; the api's the webhook it took.
+func TestMetricsOnEveryRole(t *testing.T) {
+	t.Parallel()
+	dbURL, _ := pgtest.Schema(t, "hookd_metrics_test")
+	rcv := startReceiver(t, receiver.Always(http.StatusOK))
+	secret := newSecret(t)
+	configure := func(role string) func(cfg *config.Config) {
+		return func(cfg *config.Config) {
+			cfg.DatabaseURL = dbURL
+			cfg.Role = role
+			cfg.Sources = []webhook.Source{testSource("github")}
+			cfg.Destinations = []webhook.Destination{testDestination("d", rcv.URL(), secret, "github")}
+		}
+	}
+	api := setup(t, configure(config.RoleAPI))
+	worker := setup(t, configure(config.RoleWorker))
+	api.mustAccept(t, "github", []byte(`{"n":1}`), jsonHeader())
+	worker.waitEnded(t, 1)
+	for _, c := range []struct {
+		ta     *testApp
+		name   string
+		labels map[string]string
+	}{
+		{api, "hookd_ingest_requests_total", map[string]string{"source": "github", "result": "accepted"}},
+		{worker, "hookd_delivery_attempts_total", map[string]string{"destination": "d", "outcome": "success"}},
+		{api, "hookd_queue_ready", nil},
+		{worker, "hookd_queue_ready", nil},
+		{worker, "hookd_destination_circuit_state", map[string]string{"destination": "d", "state": "closed"}},
+	} {
+		m := c.ta.scrape(t)
+		if got, found := value(m, c.name, c.labels); !found || (c.labels != nil && got != 1) {
+			t.Errorf("%s role: %s%v = %v (found %v); want 1", c.ta.cfg.Role, c.name, c.labels, got, found)
+		}
+	}
 }
 
 // metricName finds the hookd metric names in a PromQL expression.
