@@ -47,6 +47,18 @@ export async function request<T>(method: string, path: string, body?: unknown): 
   return (await res.json()) as T
 }
 
+// BulkRetryResult answers POST /api/webhooks/retry.
+export interface BulkRetryResult {
+  matched: number
+  requeued: number
+  dry_run: boolean
+  // not_found lists event_ids that name no stored event.
+  not_found?: string[]
+}
+
+// MAX_RETRY_IDS is the most event_ids one POST /api/webhooks/retry takes.
+export const MAX_RETRY_IDS = 1000
+
 // Filters of the events list, as kept in the page's URL.
 export interface EventFilter {
   status?: string
@@ -90,7 +102,11 @@ export const api = {
     request<{ event_id: string; deliveries: number; delivery_ids: string[]; skipped?: string[]; message?: string }>(
       'POST', `/api/webhooks/${encodeURIComponent(id)}/replay`),
   bulkRetry: (f: { source?: string; destination?: string; from?: string; to?: string; dry_run: boolean }) =>
-    request<{ matched: number; requeued: number; dry_run: boolean }>('POST', '/api/webhooks/retry', f),
+    request<BulkRetryResult>('POST', '/api/webhooks/retry', f),
+  // retryEvents re-queues the dead deliveries of the listed events (at most
+  // MAX_RETRY_IDS) in one call.
+  retryEvents: (eventIDs: string[], dryRun = false) =>
+    request<BulkRetryResult>('POST', '/api/webhooks/retry', { event_ids: eventIDs, dry_run: dryRun }),
   sources: () => request<{ items: SourceSummary[] }>('GET', '/api/sources'),
   source: (name: string) => request<SourceDetail>('GET', '/api/sources/' + encodeURIComponent(name)),
   createSource: (body: Record<string, unknown>) => request<SourceDetail>('POST', '/api/sources', body),
@@ -106,8 +122,8 @@ export const api = {
     request<Destination>('POST', `/api/destinations/${encodeURIComponent(name)}/rotate-secret`, { grace }),
   enableDestination: (name: string) =>
     request<Destination>('POST', `/api/destinations/${encodeURIComponent(name)}/enable`),
-  disableDestination: (name: string) =>
-    request<Destination>('POST', `/api/destinations/${encodeURIComponent(name)}/disable`),
+  disableDestination: (name: string, reason = '') =>
+    request<Destination>('POST', `/api/destinations/${encodeURIComponent(name)}/disable`, reason ? { reason } : undefined),
   stats: (window: string) => request<Stats>('GET', '/api/stats?window=' + encodeURIComponent(window)),
   // routes lists "METHOD /path" of every route the server documents, so
   // the dashboard offers an action only where the server has it.

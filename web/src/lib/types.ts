@@ -166,7 +166,11 @@ export interface StatsBucket {
   deliveries_per_sec: number
   latency_p50_ms: number | null
   latency_p99_ms: number | null
-  queue_length?: number
+  // The deepest queue sample of the bucket; null before the process
+  // started, absent from servers that do not sample the queue.
+  queue_length?: number | null
+  scheduled_retries?: number | null
+  in_flight?: number | null
 }
 
 export interface Stats {

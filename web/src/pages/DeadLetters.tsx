@@ -3,7 +3,7 @@ import { Link } from 'react-router-dom'
 import { FilterBar } from '../components/FilterBar'
 import { Pagination } from '../components/Pagination'
 import { Button, ErrorBox, Modal, Notice } from '../components/ui'
-import { api, filterQuery, type EventFilter } from '../lib/api'
+import { api, ApiError, filterQuery, MAX_RETRY_IDS, type EventFilter } from '../lib/api'
 import { useAuth } from '../lib/auth'
 import { formatTime, relativeTime } from '../lib/format'
 import { useLiveChanges } from '../lib/live'
@@ -15,7 +15,35 @@ import { useThrottled } from '../lib/useThrottled'
 // The filters bulk retry understands (POST /api/webhooks/retry).
 const FIELDS: (keyof EventFilter)[] = ['source', 'destination', 'from', 'to']
 
-// retryEach retries the selected events, a few at a time.
+interface SelectionResult {
+  requeued: number
+  // failed lists events whose retry failed (one call per event only).
+  failed: string[]
+  // notFound lists events that no longer exist.
+  notFound: string[]
+}
+
+// retrySelection re-queues the dead deliveries of the selected events in
+// one POST /api/webhooks/retry with event_ids (per MAX_RETRY_IDS). A server
+// older than event_ids refuses the field; then each event is retried on
+// its own, as before.
+export async function retrySelection(ids: string[]): Promise<SelectionResult> {
+  const out: SelectionResult = { requeued: 0, failed: [], notFound: [] }
+  for (let i = 0; i < ids.length; i += MAX_RETRY_IDS) {
+    try {
+      const r = await api.retryEvents(ids.slice(i, i + MAX_RETRY_IDS))
+      out.requeued += r.requeued
+      out.notFound.push(...(r.not_found ?? []))
+    } catch (e) {
+      const unknownField = e instanceof ApiError && e.status === 400 && e.message.includes('unknown field "event_ids"')
+      if (i > 0 || !unknownField) throw e
+      return { ...(await retryEach(ids)), notFound: [] }
+    }
+  }
+  return out
+}
+
+// retryEach retries the selected events one call each, a few at a time.
 async function retryEach(ids: string[], concurrency = 4): Promise<{ requeued: number; failed: string[] }> {
   let requeued = 0
   const failed: string[] = []
@@ -34,8 +62,9 @@ async function retryEach(ids: string[], concurrency = 4): Promise<{ requeued: nu
 }
 
 // DeadLetters lists the events in permanent_failure, with retry of a
-// selection (each event's dead deliveries) or of everything matching the
-// filter (one bulk call, counted by a dry run first).
+// selection (the selected events' dead deliveries, one bulk call) or of
+// everything matching the filter (one bulk call, counted by a dry run
+// first).
 export function DeadLetters() {
   useNow() // re-render now and then: relative times keep up
   const { isAdmin } = useAuth()
@@ -82,11 +111,21 @@ export function DeadLetters() {
   const retrySelected = async () => {
     setBusy(true)
     setNotice(null)
-    const r = await retryEach([...selected])
-    setBusy(false)
-    setSelected(new Set())
-    setNotice(`Re-queued ${r.requeued} ${r.requeued === 1 ? 'delivery' : 'deliveries'} of ${selected.size} selected ${selected.size === 1 ? 'event' : 'events'}` + (r.failed.length ? `; ${r.failed.length} could not be retried` : '') + '.')
-    load()
+    try {
+      const r = await retrySelection([...selected])
+      setSelected(new Set())
+      setNotice(
+        `Re-queued ${r.requeued} ${r.requeued === 1 ? 'delivery' : 'deliveries'} of ${selected.size} selected ${selected.size === 1 ? 'event' : 'events'}` +
+          (r.notFound.length ? `; ${r.notFound.length} no longer ${r.notFound.length === 1 ? 'exists' : 'exist'}` : '') +
+          (r.failed.length ? `; ${r.failed.length} could not be retried` : '') +
+          '.',
+      )
+      load()
+    } catch (e) {
+      setError(e)
+    } finally {
+      setBusy(false)
+    }
   }
 
   const bulkBody = () => ({ source: filter.source, destination: filter.destination, from: filter.from, to: filter.to })

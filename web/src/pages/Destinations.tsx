@@ -22,6 +22,7 @@ export function Destinations() {
   const [notice, setNotice] = useState<string | null>(null)
   const [editing, setEditing] = useState<Destination | 'new' | null>(null)
   const [rotating, setRotating] = useState<Destination | null>(null)
+  const [disabling, setDisabling] = useState<Destination | null>(null)
   const [revealed, setRevealed] = useState<{ name: string; secret: string } | null>(null)
 
   const load = useCallback(async () => {
@@ -118,7 +119,7 @@ export function Destinations() {
                     <Button onClick={() => run(`Enabled ${d.name}.`, () => api.enableDestination(d.name))}>Enable</Button>
                   )}
                   {routes.has(DISABLE) && circuitState(d.circuit) !== 'disabled' && (
-                    <Button onClick={() => run(`Disabled ${d.name}.`, () => api.disableDestination(d.name))}>Disable</Button>
+                    <Button onClick={() => setDisabling(d)}>Disable</Button>
                   )}
                   {d.origin === 'api' && (
                     <Button variant="danger" onClick={() => window.confirm(`Delete destination ${d.name}? Deliveries still waiting for it will fail.`) && run(`Deleted ${d.name}.`, () => api.deleteDestination(d.name))}>
@@ -141,6 +142,17 @@ export function Destinations() {
             setEditing(null)
             setNotice(created ? `Created destination ${d.name}.` : `Saved destination ${d.name}.`)
             if (created && d.secret) setRevealed({ name: d.name, secret: d.secret })
+            load()
+          }}
+        />
+      )}
+      {disabling && (
+        <DisableForm
+          d={disabling}
+          onClose={() => setDisabling(null)}
+          onDone={(d) => {
+            setDisabling(null)
+            setNotice(`Disabled ${d.name}. Its deliveries wait until it is enabled.`)
             load()
           }}
         />
@@ -352,6 +364,41 @@ function DestinationForm({ initial, sources, onClose, onSaved }: {
         <div className="flex justify-end gap-2">
           <Button onClick={onClose}>Cancel</Button>
           <Button type="submit" variant="primary">{initial ? 'Save' : 'Create'}</Button>
+        </div>
+      </form>
+    </Modal>
+  )
+}
+
+// DisableForm asks before holding a destination's deliveries, with an
+// optional reason that the server records after "disabled by <user>".
+function DisableForm({ d, onClose, onDone }: { d: Destination; onClose: () => void; onDone: (d: Destination) => void }) {
+  const [reason, setReason] = useState('')
+  const [busy, setBusy] = useState(false)
+  const [error, setError] = useState<unknown>(null)
+  const submit = async (e: FormEvent) => {
+    e.preventDefault()
+    setBusy(true)
+    try {
+      onDone(await api.disableDestination(d.name, reason.trim()))
+    } catch (err) {
+      setError(err)
+      setBusy(false)
+    }
+  }
+  return (
+    <Modal title={`Disable ${d.name}`} onClose={onClose}>
+      <form onSubmit={submit} className="space-y-3">
+        <ErrorBox error={error} />
+        <p className="text-sm">
+          No delivery is attempted until the destination is enabled again (within 2 s on every hookd process; attempts in flight finish). Its deliveries wait, with their retries untouched: none becomes dead because of this.
+        </p>
+        <Field label="Reason" hint="Optional. Shown with the circuit after “disabled by” and your name.">
+          <input className={inputClass} value={reason} maxLength={500} placeholder="receiver maintenance until 14:00" onChange={(e) => setReason(e.target.value)} />
+        </Field>
+        <div className="flex justify-end gap-2">
+          <Button onClick={onClose}>Cancel</Button>
+          <Button type="submit" variant="danger" disabled={busy}>Disable {d.name}</Button>
         </div>
       </form>
     </Modal>

@@ -28,7 +28,13 @@ interface Point {
   successRate: number | null
   p50: number | null
   p99: number | null
-  queue?: number
+  // The bucket's queue sample (undefined from a server that does not
+  // sample the queue, null where it has no sample): due now, scheduled
+  // retries, in flight, and their sum.
+  ready?: number | null
+  scheduled?: number | null
+  inFlight?: number | null
+  queue?: number | null
 }
 
 // chartData turns the stats buckets into chart points. Success rate is
@@ -44,7 +50,10 @@ export function chartData(stats: Stats): Point[] {
       successRate: b.deliveries > 0 ? Math.round((b.successes / b.deliveries) * 1000) / 10 : null,
       p50: b.latency_p50_ms,
       p99: b.latency_p99_ms,
-      queue: b.queue_length,
+      ready: b.queue_length,
+      scheduled: b.queue_length == null ? b.queue_length : (b.scheduled_retries ?? 0),
+      inFlight: b.queue_length == null ? b.queue_length : (b.in_flight ?? 0),
+      queue: b.queue_length == null ? b.queue_length : b.queue_length + (b.scheduled_retries ?? 0) + (b.in_flight ?? 0),
     }
   })
 }
@@ -60,16 +69,19 @@ export function Overview() {
   const [win, setWin] = useState('1h')
   const [stats, setStats] = useState<Stats | null>(null)
   const [error, setError] = useState<unknown>(null)
-  // The API reports the queue's depth now, not its history: the page keeps
-  // the samples it took while open, so the chart grows from when it opened.
+  // A server that does not sample the queue into its buckets reports its
+  // depth now only: then the page keeps the samples it took while open,
+  // and the chart grows from when it opened.
   const samples = useRef<{ t: number; queue: number }[]>([])
 
   const load = useCallback(async () => {
     try {
       const s = await api.stats(win)
-      const q = s.queue
-      samples.current.push({ t: Date.now(), queue: q.queue_length + q.scheduled_retries + q.in_flight })
-      if (samples.current.length > MAX_SAMPLES) samples.current.shift()
+      if (!s.buckets.some((b) => b.queue_length !== undefined)) {
+        const q = s.queue
+        samples.current.push({ t: Date.now(), queue: q.queue_length + q.scheduled_retries + q.in_flight })
+        if (samples.current.length > MAX_SAMPLES) samples.current.shift()
+      }
       setStats(s)
       setError(null)
     } catch (e) {
@@ -86,8 +98,8 @@ export function Overview() {
   const data = stats ? chartData(stats) : []
   const bucketQueue = data.some((p) => p.queue !== undefined)
   const windowStart = data.length ? data[0].t : 0
-  const queueData = bucketQueue
-    ? data.map((p) => ({ label: p.label, queue: p.queue ?? 0 }))
+  const sampledData = bucketQueue
+    ? []
     : samples.current.filter((s) => s.t >= windowStart).map((s) => ({ label: new Date(s.t).toLocaleTimeString(undefined, { hour12: false }), queue: s.queue }))
 
   return (
@@ -162,15 +174,30 @@ export function Overview() {
                 <Line type="monotone" dataKey="p99" name="p99" stroke="#f43f5e" dot={{ r: 2 }} connectNulls isAnimationActive={false} />
               </LineChart>
             </Chart>
-            <Chart title={bucketQueue ? 'Queue depth' : 'Queue depth (sampled while this page is open)'}>
-              <AreaChart data={queueData} margin={{ top: 5, right: 10, left: -10, bottom: 0 }}>
-                <CartesianGrid strokeDasharray="3 3" stroke="currentColor" strokeOpacity={0.15} />
-                <XAxis dataKey="label" tick={{ fontSize: 11 }} minTickGap={30} stroke="currentColor" />
-                <YAxis allowDecimals={false} tick={{ fontSize: 11 }} stroke="currentColor" />
-                <Tooltip />
-                <Area type="stepAfter" dataKey="queue" name="waiting + in flight" stroke="#d97706" fill="#f59e0b" fillOpacity={0.25} isAnimationActive={false} />
-              </AreaChart>
-            </Chart>
+            {bucketQueue ? (
+              <Chart title="Queue depth">
+                <AreaChart data={data} margin={{ top: 5, right: 10, left: -10, bottom: 0 }}>
+                  <CartesianGrid strokeDasharray="3 3" stroke="currentColor" strokeOpacity={0.15} />
+                  <XAxis dataKey="label" tick={{ fontSize: 11 }} minTickGap={30} stroke="currentColor" />
+                  <YAxis allowDecimals={false} tick={{ fontSize: 11 }} stroke="currentColor" />
+                  <Tooltip />
+                  <Legend wrapperStyle={{ fontSize: 12 }} />
+                  <Area type="stepAfter" stackId="queue" dataKey="ready" name="due now" stroke="#d97706" fill="#f59e0b" fillOpacity={0.35} isAnimationActive={false} />
+                  <Area type="stepAfter" stackId="queue" dataKey="scheduled" name="retries scheduled" stroke="#64748b" fill="#94a3b8" fillOpacity={0.3} isAnimationActive={false} />
+                  <Area type="stepAfter" stackId="queue" dataKey="inFlight" name="in flight" stroke="#4f46e5" fill="#6366f1" fillOpacity={0.3} isAnimationActive={false} />
+                </AreaChart>
+              </Chart>
+            ) : (
+              <Chart title="Queue depth (sampled while this page is open)">
+                <AreaChart data={sampledData} margin={{ top: 5, right: 10, left: -10, bottom: 0 }}>
+                  <CartesianGrid strokeDasharray="3 3" stroke="currentColor" strokeOpacity={0.15} />
+                  <XAxis dataKey="label" tick={{ fontSize: 11 }} minTickGap={30} stroke="currentColor" />
+                  <YAxis allowDecimals={false} tick={{ fontSize: 11 }} stroke="currentColor" />
+                  <Tooltip />
+                  <Area type="stepAfter" dataKey="queue" name="waiting + in flight" stroke="#d97706" fill="#f59e0b" fillOpacity={0.25} isAnimationActive={false} />
+                </AreaChart>
+              </Chart>
+            )}
           </div>
           {Object.keys(stats.counts_by_source).length > 0 && (
             <section className="overflow-x-auto rounded-lg border border-slate-200 dark:border-slate-800">

@@ -246,10 +246,30 @@ describe('dead letters', () => {
     expect(api.calls.filter((c) => c.url.pathname === '/api/webhooks/retry')[1].body).toEqual({ source: 'stripe', dry_run: false })
   })
 
-  it('retries a selection event by event', async () => {
+  it('retries a selection in one call with event_ids', async () => {
+    signIn('admin')
+    const api = fakeApi({
+      'GET /api/webhooks': page([event('evt_1', { status: 'permanent_failure' }), event('evt_2', { status: 'permanent_failure' }), event('evt_3', { status: 'permanent_failure' })]),
+      'POST /api/webhooks/retry': { matched: 2, requeued: 2, dry_run: false, not_found: ['evt_3'] },
+      'GET /api/sources': emptySources,
+      'GET /api/destinations': emptySources,
+    })
+    renderApp('/dead-letters')
+    fireEvent.click(await screen.findByLabelText('Select evt_2'))
+    fireEvent.click(screen.getByLabelText('Select evt_3'))
+    fireEvent.click(screen.getByRole('button', { name: 'Retry selected (2)' }))
+    await screen.findByText('Re-queued 2 deliveries of 2 selected events; 1 no longer exists.')
+    const posts = api.calls.filter((c) => c.method === 'POST')
+    expect(posts.map((c) => c.url.pathname)).toEqual(['/api/webhooks/retry'])
+    expect(posts[0].body).toEqual({ event_ids: ['evt_2', 'evt_3'], dry_run: false })
+    expect(screen.getByRole('button', { name: 'Retry selected (0)' })).toHaveProperty('disabled', true)
+  })
+
+  it('retries a selection event by event on a server without event_ids', async () => {
     signIn('admin')
     const api = fakeApi({
       'GET /api/webhooks': page([event('evt_1', { status: 'permanent_failure' }), event('evt_2', { status: 'permanent_failure' })]),
+      'POST /api/webhooks/retry': () => ({ status: 400, body: { code: 'invalid', error: 'invalid input: body: json: unknown field "event_ids"' } }),
       'POST /api/webhooks/evt_2/retry': { event_id: 'evt_2', requeued: 1 },
       'GET /api/sources': emptySources,
       'GET /api/destinations': emptySources,
@@ -258,7 +278,22 @@ describe('dead letters', () => {
     fireEvent.click(await screen.findByLabelText('Select evt_2'))
     fireEvent.click(screen.getByRole('button', { name: 'Retry selected (1)' }))
     await screen.findByText('Re-queued 1 delivery of 1 selected event.')
-    expect(api.calls.filter((c) => c.method === 'POST').map((c) => c.url.pathname)).toEqual(['/api/webhooks/evt_2/retry'])
+    expect(api.calls.filter((c) => c.method === 'POST').map((c) => c.url.pathname)).toEqual(['/api/webhooks/retry', '/api/webhooks/evt_2/retry'])
+  })
+
+  it('shows the error of a refused selection retry and keeps the selection', async () => {
+    signIn('admin')
+    fakeApi({
+      'GET /api/webhooks': page([event('evt_1', { status: 'permanent_failure' })]),
+      'POST /api/webhooks/retry': () => ({ status: 500, body: { code: 'internal', error: 'internal error' } }),
+      'GET /api/sources': emptySources,
+      'GET /api/destinations': emptySources,
+    })
+    renderApp('/dead-letters')
+    fireEvent.click(await screen.findByLabelText('Select evt_1'))
+    fireEvent.click(screen.getByRole('button', { name: 'Retry selected (1)' }))
+    expect((await screen.findByRole('alert')).textContent).toContain('internal error')
+    expect(screen.getByRole('button', { name: 'Retry selected (1)' })).toHaveProperty('disabled', false)
   })
 
   it('offers no bulk actions to viewers', async () => {
@@ -302,6 +337,32 @@ describe('destinations', () => {
     fireEvent.click(await screen.findByRole('button', { name: 'Enable' }))
     await screen.findByText('Enabled billing.')
     expect(api.calls.some((c) => c.method === 'POST' && c.url.pathname === '/api/destinations/billing/enable')).toBe(true)
+  })
+
+  it('disables a destination with a reason where the server can', async () => {
+    signIn('admin')
+    let circuit: Record<string, unknown> = { circuit: 'closed', consecutive_failures: 0 }
+    const api = fakeApi({
+      'GET /api/destinations': () => ({ body: { items: [dest({ circuit })] } }),
+      'GET /api/sources': emptySources,
+      'GET /api/openapi.json': { paths: { '/api/destinations/{name}/enable': { post: {} }, '/api/destinations/{name}/disable': { post: {} } } },
+      'POST /api/destinations/billing/disable': ({ body }) => {
+        circuit = { circuit: 'disabled', consecutive_failures: 0, disabled_at: new Date().toISOString(), disabled_reason: `disabled by admin: ${(body as { reason: string }).reason}` }
+        return { body: dest({ circuit }) }
+      },
+    })
+    renderApp('/destinations')
+    expect(screen.queryByRole('button', { name: 'Enable' })).toBeNull()
+    fireEvent.click(await screen.findByRole('button', { name: 'Disable' }))
+    const dialog = screen.getByRole('dialog')
+    fireEvent.change(within(dialog).getByLabelText('Reason'), { target: { value: ' receiver maintenance ' } })
+    fireEvent.click(within(dialog).getByRole('button', { name: 'Disable billing' }))
+    await screen.findByText('Disabled billing. Its deliveries wait until it is enabled.')
+    expect(api.calls.find((c) => c.method === 'POST')!.body).toEqual({ reason: 'receiver maintenance' })
+    await waitFor(() => expect(screen.getByTestId('circuit').getAttribute('data-state')).toBe('disabled'))
+    expect(screen.getByText(/disabled by admin: receiver maintenance/)).toBeTruthy()
+    expect(screen.queryByRole('button', { name: 'Disable' })).toBeNull()
+    expect(screen.getByRole('button', { name: 'Enable' })).toBeTruthy()
   })
 
   it('rotates a secret with a grace period and shows the new one', async () => {
@@ -348,8 +409,30 @@ describe('overview', () => {
     expect((await screen.findByTestId('count-success')).textContent).toContain('30')
     expect(screen.getByRole('region', { name: 'Deliveries per second' })).toBeTruthy()
     expect(screen.getByRole('region', { name: 'Attempt latency (ms)' })).toBeTruthy()
+    // Buckets without queue fields: the page samples the queue itself.
+    expect(screen.getByRole('region', { name: 'Queue depth (sampled while this page is open)' })).toBeTruthy()
     fireEvent.click(screen.getByRole('button', { name: 'Last day' }))
     await waitFor(() => expect(api.calls.some((c) => c.url.search === '?window=24h')).toBe(true))
+  })
+})
+
+describe('overview with queue history', () => {
+  it('charts the queue from the buckets when the server samples it', async () => {
+    signIn('viewer')
+    const bucket = (start: string, q: number | null) => ({
+      start, events: 0, deliveries: 0, successes: 0, failures: 0, dead: 0, deliveries_per_sec: 0, latency_p50_ms: null, latency_p99_ms: null,
+      queue_length: q, scheduled_retries: q === null ? null : 1, in_flight: q === null ? null : 2,
+    })
+    fakeApi({
+      'GET /api/stats': {
+        window: '1h', bucket: '1m', since: '2026-11-28T18:48:00Z', counts_by_status: {}, counts_by_source: {},
+        buckets: [bucket('2026-11-28T18:47:00Z', null), bucket('2026-11-28T18:48:00Z', 5)],
+        queue: { queue_length: 5, scheduled_retries: 1, in_flight: 2, dead: 0 },
+      },
+    })
+    renderApp('/')
+    expect(await screen.findByRole('region', { name: 'Queue depth' })).toBeTruthy()
+    expect(screen.queryByRole('region', { name: 'Queue depth (sampled while this page is open)' })).toBeNull()
   })
 })
 
