@@ -581,7 +581,7 @@ func (e *Engine) attempt(job webhook.Job, token string) {
 	attempt := webhook.Attempt{ID: ids.New(ids.Attempt), DeliveryID: d.ID, Number: number, StartedAt: started.UTC()}
 
 	var retryAfter time.Duration
-	var obsCtx context.Context // set when an attempt was sent
+	obsCtx := context.Background() // carries the attempt's trace once sent
 	dest, ok := e.opts.Catalog.Destination(d.Destination)
 	if r, reloads := e.opts.Catalog.(Reloader); !ok && reloads {
 		// Another process may have created it since this one last looked:
@@ -634,14 +634,10 @@ func (e *Engine) attempt(job webhook.Job, token string) {
 		// at least once, never lost.
 		log.Error("record attempt failed", "err", err)
 		e.observer().Failed(OpRecordAttempt)
-		if obsCtx != nil {
-			e.observer().AttemptFinished(obsCtx, AttemptReport{Job: job, Params: params, RecordFailed: true})
-		}
+		e.observer().AttemptFinished(obsCtx, AttemptReport{Job: job, Params: params, RecordFailed: true})
 		return
 	}
-	if obsCtx != nil {
-		e.observer().AttemptFinished(obsCtx, AttemptReport{Job: job, Params: params})
-	}
+	e.observer().AttemptFinished(obsCtx, AttemptReport{Job: job, Params: params})
 	if ok && e.circuits != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		e.circuits.record(ctx, d.Destination, params.Status == webhook.StatusSuccess, attempt.Error, finished)
