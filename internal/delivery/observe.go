@@ -16,7 +16,10 @@ type Observer interface {
 	// Headers it sets in h go out with the request (trace context); the
 	// context it returns is handed back to AttemptFinished.
 	AttemptStarted(ctx context.Context, job webhook.Job, h http.Header) context.Context
-	// AttemptFinished is called once for every AttemptStarted.
+	// AttemptFinished is called once for every AttemptStarted, with the
+	// context it returned, and also for a delivery failed without a
+	// request (its destination is no longer configured), with a context
+	// of its own.
 	AttemptFinished(ctx context.Context, r AttemptReport)
 	// Failed counts a store or queue operation that failed; op is one of
 	// the Op* constants, so its values are few and fixed.
