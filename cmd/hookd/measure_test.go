@@ -77,3 +77,36 @@ func TestMeasureRetention(t *testing.T) {
 		t.Logf("%s: pass deleted %d finished events in %s (err %v); ingest beside it: %s", name, n, took, err, quantiles())
 	}
 }
+
+// TestMeasureExportImport times moving 20000 events from SQLite to
+// PostgreSQL and back with export and import:
+//
+//	MEASURE=1 go test -count=1 -run TestMeasureExportImport -v ./cmd/hookd
+func TestMeasureExportImport(t *testing.T) {
+	if os.Getenv("MEASURE") == "" {
+		t.Skip("set MEASURE=1 to measure")
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a.db")
+	pgURL, _ := pgtest.Schema(t, "hookd_measure")
+	st := openSQLite(t, path)
+	recs := seedRecords(20000)
+	for i := 0; i < len(recs); i += 500 {
+		if _, err := st.EventImportMany(context.Background(), recs[i:i+500]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	file := filepath.Join(dir, "a.jsonl")
+	step := func(what string, databaseURL string, args ...string) {
+		start := time.Now()
+		dataRun(t, databaseURL, args...)
+		t.Logf("%s of 20000 events: %s", what, time.Since(start))
+	}
+	step("sqlite export", "sqlite://"+path, "export", "-o", file)
+	step("postgres import", pgURL, "import", file)
+	step("postgres export", pgURL, "export", "-o", file+".p")
+	step("sqlite import", "sqlite://"+filepath.Join(dir, "b.db"), "import", file+".p")
+	if fi, err := os.Stat(file); err == nil {
+		t.Logf("export file: %d bytes", fi.Size())
+	}
+}

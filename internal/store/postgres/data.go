@@ -49,7 +49,11 @@ func (s *Store) EventDeleteFinished(ctx context.Context, p store.EventDeleteFini
 	return int(n), nil
 }
 
-// EventImportMany implements store.Store, in one transaction.
+// EventImportMany implements store.Store in one statement: the events go
+// in through unnest() of array parameters with ON CONFLICT DO NOTHING, and
+// only the deliveries of the events actually inserted, and the attempts of
+// those deliveries, follow them (data-modifying CTEs). One round trip per
+// batch, not one per row.
 func (s *Store) EventImportMany(ctx context.Context, records []store.EventRecord) (int, error) {
 	if err := s.open(); err != nil {
 		return 0, err
@@ -57,67 +61,81 @@ func (s *Store) EventImportMany(ctx context.Context, records []store.EventRecord
 	if len(records) == 0 {
 		return 0, nil
 	}
-	stored := 0
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		stored = 0
-		for _, r := range records {
-			ok, err := importRecord(ctx, tx, r)
-			if err != nil {
-				return err
-			}
-			if ok {
-				stored++
+	var (
+		evIDs, sources, types, contentTypes, headers, statuses []string
+		bodies                                                 [][]byte
+		keys                                                   []*string
+		received                                               []time.Time
+		dIDs, dEvents, dDests, dStatuses, dErrors              []string
+		dAttempts                                              []int32
+		dNext, dCreated, dUpdated                              []time.Time
+		aIDs, aDeliveries, aErrors                             []string
+		aNumbers, aCodes                                       []int32
+		aStarted                                               []time.Time
+		aDurations                                             []int64
+		aBodies                                                [][]byte
+	)
+	for _, r := range records {
+		ev := r.Event
+		h := []byte("{}")
+		if ev.Headers != nil {
+			var err error
+			if h, err = json.Marshal(ev.Headers); err != nil {
+				return 0, fmt.Errorf("postgres: encode headers: %w", err)
 			}
 		}
-		return nil
+		body := ev.Body
+		if body == nil {
+			body = []byte{}
+		}
+		evIDs, sources, types, contentTypes = append(evIDs, ev.ID), append(sources, ev.Source), append(types, ev.Type), append(contentTypes, ev.ContentType)
+		headers, statuses, bodies = append(headers, string(h)), append(statuses, string(ev.Status)), append(bodies, body)
+		keys, received = append(keys, nullString(ev.IdempotencyKey)), append(received, ev.ReceivedAt.UTC())
+		for _, dr := range r.Deliveries {
+			d := dr.Delivery
+			dIDs, dEvents, dDests, dStatuses, dErrors = append(dIDs, d.ID), append(dEvents, ev.ID), append(dDests, d.Destination), append(dStatuses, string(d.Status)), append(dErrors, d.LastError)
+			dAttempts = append(dAttempts, int32(d.Attempts))
+			dNext, dCreated, dUpdated = append(dNext, d.NextAttemptAt.UTC()), append(dCreated, d.CreatedAt.UTC()), append(dUpdated, d.UpdatedAt.UTC())
+			for _, a := range dr.Attempts {
+				aIDs, aDeliveries, aErrors = append(aIDs, a.ID), append(aDeliveries, d.ID), append(aErrors, a.Error)
+				aNumbers, aCodes = append(aNumbers, int32(a.Number)), append(aCodes, int32(a.StatusCode))
+				aStarted, aDurations, aBodies = append(aStarted, a.StartedAt.UTC()), append(aDurations, a.Duration.Microseconds()), append(aBodies, a.ResponseBody)
+			}
+		}
+	}
+	var stored int64
+	err := retry(ctx, func() error {
+		return s.pool.QueryRow(ctx, `WITH ev AS (
+			INSERT INTO events (id, source, type, body, content_type, headers, idempotency_key, received_at, status)
+			SELECT id, source, type, body, ct, h::jsonb, k, r, st
+			FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::text[])
+				AS t(id, source, type, body, ct, h, k, r, st)
+			ON CONFLICT DO NOTHING RETURNING id
+		), dl AS (
+			INSERT INTO deliveries (id, event_id, destination, status, attempts, next_attempt_at, last_error, created_at, updated_at)
+			SELECT id, event_id, dest, st, n, next, err, c, u
+			FROM unnest($10::text[], $11::text[], $12::text[], $13::text[], $14::int[], $15::timestamptz[], $16::text[], $17::timestamptz[], $18::timestamptz[])
+				AS d(id, event_id, dest, st, n, next, err, c, u)
+			WHERE event_id IN (SELECT id FROM ev)
+			ON CONFLICT DO NOTHING RETURNING id
+		), at AS (
+			INSERT INTO attempts (id, delivery_id, number, started_at, duration_us, status_code, response_body, error)
+			SELECT id, did, num, started, dur, code, body, err
+			FROM unnest($19::text[], $20::text[], $21::int[], $22::timestamptz[], $23::bigint[], $24::int[], $25::bytea[], $26::text[])
+				AS a(id, did, num, started, dur, code, body, err)
+			WHERE did IN (SELECT id FROM dl)
+			ON CONFLICT DO NOTHING
+		)
+		SELECT COUNT(*) FROM ev`,
+			evIDs, sources, types, bodies, contentTypes, headers, keys, received, statuses,
+			dIDs, dEvents, dDests, dStatuses, dAttempts, dNext, dErrors, dCreated, dUpdated,
+			aIDs, aDeliveries, aNumbers, aStarted, aDurations, aCodes, aBodies, aErrors,
+		).Scan(&stored)
 	})
 	if err != nil {
 		return 0, s.fail("import events", err)
 	}
-	return stored, nil
-}
-
-func importRecord(ctx context.Context, tx pgx.Tx, r store.EventRecord) (bool, error) {
-	ev := r.Event
-	headers := []byte("{}")
-	if ev.Headers != nil {
-		var err error
-		if headers, err = json.Marshal(ev.Headers); err != nil {
-			return false, fmt.Errorf("encode headers: %w", err)
-		}
-	}
-	body := ev.Body
-	if body == nil {
-		body = []byte{}
-	}
-	tag, err := tx.Exec(ctx, `INSERT INTO events
-		(id, source, type, body, content_type, headers, idempotency_key, received_at, status)
-		VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9) ON CONFLICT DO NOTHING`,
-		ev.ID, ev.Source, ev.Type, body, ev.ContentType, string(headers), nullString(ev.IdempotencyKey), ev.ReceivedAt.UTC(), string(ev.Status))
-	if err != nil {
-		return false, fmt.Errorf("event %s: %w", ev.ID, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return false, nil
-	}
-	for _, dr := range r.Deliveries {
-		d := dr.Delivery
-		if _, err := tx.Exec(ctx, `INSERT INTO deliveries
-			(id, event_id, destination, status, attempts, next_attempt_at, last_error, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
-			d.ID, ev.ID, d.Destination, string(d.Status), d.Attempts, d.NextAttemptAt.UTC(), d.LastError, d.CreatedAt.UTC(), d.UpdatedAt.UTC()); err != nil {
-			return false, fmt.Errorf("delivery %s: %w", d.ID, err)
-		}
-		for _, a := range dr.Attempts {
-			if _, err := tx.Exec(ctx, `INSERT INTO attempts
-				(id, delivery_id, number, started_at, duration_us, status_code, response_body, error)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
-				a.ID, d.ID, a.Number, a.StartedAt.UTC(), a.Duration.Microseconds(), a.StatusCode, a.ResponseBody, a.Error); err != nil {
-				return false, fmt.Errorf("attempt %s: %w", a.ID, err)
-			}
-		}
-	}
-	return true, nil
+	return int(stored), nil
 }
 
 // UsageGet implements store.Store. The size is pg_total_relation_size
