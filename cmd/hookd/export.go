@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -96,59 +95,31 @@ func fromExport(e exportEvent) store.EventRecord {
 // exportPage is how many events one listing query returns.
 const exportPage = 500
 
-// readRecord reads one event with its deliveries and attempts.
-func readRecord(ctx context.Context, st store.Store, id string) (store.EventRecord, error) {
-	ev, err := st.EventGet(ctx, id)
-	if err != nil {
-		return store.EventRecord{}, err
-	}
-	r := store.EventRecord{Event: ev}
-	ds, err := st.DeliveryListByEvent(ctx, id)
-	if err != nil {
-		return r, err
-	}
-	for _, d := range ds {
-		as, err := st.AttemptListByDelivery(ctx, d.ID)
-		if err != nil {
-			return r, err
-		}
-		r.Deliveries = append(r.Deliveries, store.DeliveryRecord{Delivery: d, Attempts: as})
-	}
-	return r, nil
-}
-
 // exportEvents writes the events matching filter to w, newest first, and
 // returns how many. It walks the store by keyset (event id), a page at a
-// time, so memory stays flat whatever the store holds; events that arrive
-// during the export are not included, and events deleted meanwhile (by
-// retention) are skipped.
+// time, each page read from one snapshot in three queries, so memory stays
+// flat whatever the store holds; events that arrive during the export are
+// not included.
 func exportEvents(ctx context.Context, st store.Store, w io.Writer, filter store.EventListParams, prog *progress) (int, error) {
-	filter.Limit, filter.NoTotal = exportPage, true
+	filter.Limit = exportPage
 	enc := json.NewEncoder(w)
 	n := 0
 	for {
-		page, err := st.EventList(ctx, filter)
+		page, err := st.EventRecordList(ctx, filter)
 		if err != nil {
 			return n, err
 		}
-		for _, item := range page.Items {
-			r, err := readRecord(ctx, st, item.ID)
-			if err != nil {
-				if errors.Is(err, webhook.ErrNotFound) {
-					continue
-				}
-				return n, err
-			}
+		for _, r := range page {
 			if err := enc.Encode(toExport(r)); err != nil {
 				return n, fmt.Errorf("write: %w", err)
 			}
-			n++
-			prog.add(1)
 		}
-		if len(page.Items) < exportPage {
+		n += len(page)
+		prog.add(len(page))
+		if len(page) < exportPage {
 			return n, nil
 		}
-		filter.Before = page.Items[len(page.Items)-1].ID
+		filter.Before = page[len(page)-1].Event.ID
 	}
 }
 

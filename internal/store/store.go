@@ -105,6 +105,11 @@ type Store interface {
 	// stored. Imported deliveries carry no lease: pending ones are due at
 	// their NextAttemptAt.
 	EventImportMany(ctx context.Context, records []EventRecord) (int, error)
+	// EventRecordList returns up to params.Limit whole event records
+	// (body, deliveries by id, their attempts in order) matching params'
+	// filters, newest first, read from one snapshot: a page of an export.
+	// Page on with params.Before; Offset and NoTotal are ignored.
+	EventRecordList(ctx context.Context, params EventListParams) ([]EventRecord, error)
 	// UsageGet measures the store: its size on disk and its row counts.
 	UsageGet(ctx context.Context) (Usage, error)
 

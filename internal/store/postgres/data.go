@@ -185,3 +185,98 @@ func (s *Store) UsageGet(ctx context.Context) (store.Usage, error) {
 	u.OldestEvent = fromNullTime(oldest)
 	return u, nil
 }
+
+// EventRecordList implements store.Store with three queries (events,
+// their deliveries, their attempts) in one read-only REPEATABLE READ
+// transaction, so that a retention batch committing meanwhile cannot split
+// a record.
+func (s *Store) EventRecordList(ctx context.Context, p store.EventListParams) ([]store.EventRecord, error) {
+	if err := s.open(); err != nil {
+		return nil, err
+	}
+	limit := p.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	var out []store.EventRecord
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		out = nil
+		var a args
+		where := eventFilter(p, &a)
+		rows, err := tx.Query(ctx, `SELECT e.id, e.source, e.type, e.body, e.content_type, e.headers, e.idempotency_key, e.received_at, e.status
+			FROM events e`+where+` ORDER BY e.id DESC LIMIT `+a.add(limit), a...)
+		if err != nil {
+			return err
+		}
+		events, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (webhook.Event, error) {
+			var (
+				ev     webhook.Event
+				idem   *string
+				status string
+			)
+			if err := row.Scan(&ev.ID, &ev.Source, &ev.Type, &ev.Body, &ev.ContentType, &ev.Headers, &idem, &ev.ReceivedAt, &status); err != nil {
+				return ev, err
+			}
+			if idem != nil {
+				ev.IdempotencyKey = *idem
+			}
+			ev.ReceivedAt, ev.Status = utc(ev.ReceivedAt), webhook.Status(status)
+			return ev, nil
+		})
+		if err != nil || len(events) == 0 {
+			return err
+		}
+		index := map[string]int{}
+		eventIDs := make([]string, len(events))
+		for i, ev := range events {
+			index[ev.ID], eventIDs[i] = i, ev.ID
+			out = append(out, store.EventRecord{Event: ev})
+		}
+		rows, err = tx.Query(ctx, `SELECT `+deliveryColumns+` FROM deliveries WHERE event_id = ANY($1) ORDER BY event_id, id`, eventIDs)
+		if err != nil {
+			return err
+		}
+		deliveries, err := pgx.CollectRows(rows, scanDelivery)
+		if err != nil || len(deliveries) == 0 {
+			return err
+		}
+		type at struct{ event, delivery int }
+		where2 := map[string]at{}
+		deliveryIDs := make([]string, len(deliveries))
+		for j, d := range deliveries {
+			i := index[d.EventID]
+			where2[d.ID] = at{i, len(out[i].Deliveries)}
+			deliveryIDs[j] = d.ID
+			out[i].Deliveries = append(out[i].Deliveries, store.DeliveryRecord{Delivery: d})
+		}
+		rows, err = tx.Query(ctx, `SELECT id, delivery_id, number, started_at, duration_us, status_code, response_body, error
+			FROM attempts WHERE delivery_id = ANY($1) ORDER BY delivery_id, started_at, id`, deliveryIDs)
+		if err != nil {
+			return err
+		}
+		attempts, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (webhook.Attempt, error) {
+			var (
+				a        webhook.Attempt
+				duration int64
+			)
+			if err := row.Scan(&a.ID, &a.DeliveryID, &a.Number, &a.StartedAt, &duration, &a.StatusCode, &a.ResponseBody, &a.Error); err != nil {
+				return a, err
+			}
+			a.StartedAt, a.Duration = utc(a.StartedAt), time.Duration(duration)*time.Microsecond
+			return a, nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, a := range attempts {
+			w := where2[a.DeliveryID]
+			dr := &out[w.event].Deliveries[w.delivery]
+			dr.Attempts = append(dr.Attempts, a)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, s.fail("list records", err)
+	}
+	return out, nil
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"time"
 
 	"github.com/hookd/hookd/internal/store"
 	"github.com/hookd/hookd/internal/webhook"
@@ -153,4 +154,97 @@ func (s *Store) UsageGet(ctx context.Context) (store.Usage, error) {
 	}
 	u.OldestEvent = fromMicros(oldest.Int64)
 	return u, nil
+}
+
+// EventRecordList implements store.Store with three queries (events,
+// their deliveries, their attempts) in one read transaction, so that a
+// retention batch committing meanwhile cannot split a record.
+func (s *Store) EventRecordList(ctx context.Context, p store.EventListParams) (out []store.EventRecord, err error) {
+	limit := p.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: begin read: %w", err)
+	}
+	defer tx.Rollback()
+	where, args := eventFilter(p)
+	rows, err := tx.QueryContext(ctx, `SELECT e.id, e.source, e.type, e.body, e.content_type, e.headers, e.idempotency_key, e.received_at, e.status
+		FROM events e`+where+` ORDER BY e.id DESC LIMIT ?`, append(args, limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list records: %w", err)
+	}
+	index := map[string]int{}
+	var eventIDs []string
+	for rows.Next() {
+		var (
+			ev         webhook.Event
+			headers    string
+			idem       sql.NullString
+			receivedAt int64
+			status     string
+		)
+		if err := rows.Scan(&ev.ID, &ev.Source, &ev.Type, &ev.Body, &ev.ContentType, &headers, &idem, &receivedAt, &status); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("sqlite: scan record: %w", err)
+		}
+		if err := json.Unmarshal([]byte(headers), &ev.Headers); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("sqlite: decode headers: %w", err)
+		}
+		ev.IdempotencyKey, ev.ReceivedAt, ev.Status = idem.String, fromMicros(receivedAt), webhook.Status(status)
+		index[ev.ID] = len(out)
+		eventIDs = append(eventIDs, ev.ID)
+		out = append(out, store.EventRecord{Event: ev})
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(out) == 0 {
+		return out, err
+	}
+	idsJSON, _ := json.Marshal(eventIDs)
+	drows, err := tx.QueryContext(ctx, `SELECT `+deliveryColumns+` FROM deliveries
+		WHERE event_id IN (SELECT value FROM json_each(?)) ORDER BY event_id, id`, string(idsJSON))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list record deliveries: %w", err)
+	}
+	type at struct{ event, delivery int }
+	where2 := map[string]at{}
+	var deliveryIDs []string
+	for drows.Next() {
+		d, err := scanDelivery(drows)
+		if err != nil {
+			drows.Close()
+			return nil, fmt.Errorf("sqlite: scan delivery: %w", err)
+		}
+		i := index[d.EventID]
+		where2[d.ID] = at{i, len(out[i].Deliveries)}
+		deliveryIDs = append(deliveryIDs, d.ID)
+		out[i].Deliveries = append(out[i].Deliveries, store.DeliveryRecord{Delivery: d})
+	}
+	drows.Close()
+	if err := drows.Err(); err != nil || len(deliveryIDs) == 0 {
+		return out, err
+	}
+	idsJSON, _ = json.Marshal(deliveryIDs)
+	arows, err := tx.QueryContext(ctx, `SELECT id, delivery_id, number, started_at, duration_us, status_code, response_body, error
+		FROM attempts WHERE delivery_id IN (SELECT value FROM json_each(?)) ORDER BY delivery_id, started_at, id`, string(idsJSON))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list record attempts: %w", err)
+	}
+	defer arows.Close()
+	for arows.Next() {
+		var (
+			a                   webhook.Attempt
+			startedAt, duration int64
+		)
+		if err := arows.Scan(&a.ID, &a.DeliveryID, &a.Number, &startedAt, &duration, &a.StatusCode, &a.ResponseBody, &a.Error); err != nil {
+			return nil, fmt.Errorf("sqlite: scan attempt: %w", err)
+		}
+		a.StartedAt, a.Duration = fromMicros(startedAt), time.Duration(duration)*time.Microsecond
+		w := where2[a.DeliveryID]
+		dr := &out[w.event].Deliveries[w.delivery]
+		dr.Attempts = append(dr.Attempts, a)
+	}
+	return out, arows.Err()
 }

@@ -22,6 +22,7 @@ func dataTests() map[string]func(t *testing.T, s store.Store) {
 		"EventImportKeepsEverything":            testImportKeepsEverything,
 		"EventImportTwiceIsOnce":                testImportTwice,
 		"UsageCounts":                           testUsage,
+		"EventRecordListPages":                  testRecordListPages,
 	}
 }
 
@@ -347,4 +348,49 @@ func RecordsEqual(a, b store.EventRecord) bool {
 		}
 	}
 	return true
+}
+
+func testRecordListPages(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	byID := map[string]store.EventRecord{}
+	var all []store.EventRecord
+	for i := range 7 {
+		r := eventRecord([]string{"a", "b"}[i%2], base.Add(time.Duration(i)*time.Minute), webhook.StatusSuccess, webhook.StatusFailed)
+		byID[r.Event.ID] = r
+		all = append(all, r)
+	}
+	noDeliveries := eventRecord("a", base.Add(time.Hour))
+	byID[noDeliveries.Event.ID] = noDeliveries
+	all = append(all, noDeliveries)
+	importRecords(t, s, all...)
+
+	for _, tt := range []struct {
+		source string
+		want   int
+	}{{"", 8}, {"a", 5}} {
+		var seen []string
+		params := store.EventListParams{Source: tt.source, Limit: 3}
+		for {
+			page, err := s.EventRecordList(ctx, params)
+			if err != nil {
+				t.Fatalf("EventRecordList: %v", err)
+			}
+			for _, r := range page {
+				if len(seen) > 0 && r.Event.ID >= seen[len(seen)-1] {
+					t.Fatalf("records not newest first: %s after %s", r.Event.ID, seen[len(seen)-1])
+				}
+				if want, ok := byID[r.Event.ID]; !ok || !RecordsEqual(r, want) || (tt.source != "" && r.Event.Source != tt.source) {
+					t.Errorf("record %s = %+v, want %+v", r.Event.ID, r, want)
+				}
+				seen = append(seen, r.Event.ID)
+			}
+			if len(page) < params.Limit {
+				break
+			}
+			params.Before = page[len(page)-1].Event.ID
+		}
+		if len(seen) != tt.want {
+			t.Errorf("source %q: %d records, want %d", tt.source, len(seen), tt.want)
+		}
+	}
 }
