@@ -6,7 +6,9 @@
 // Head-of-line isolation: each destination has a cap on attempts in flight
 // (MaxInFlight). A destination at its cap is excluded from claims, so a
 // receiver that hangs holds at most its own cap of workers and deliveries to
-// every other destination go on.
+// every other destination go on. The engine counts its own attempts; each
+// quota also carries the cap itself (DestinationQuota.Max), which the Redis
+// queue holds across all processes.
 //
 // Recovery: the dispatcher claims whenever the queue wakes it, whenever a
 // worker frees a slot, when the next scheduled retry comes due, and at least
@@ -445,7 +447,9 @@ func (e *Engine) plan(limit int) claimPlan {
 	for i := range dests {
 		d := dests[(first+i)%len(dests)]
 		n := max(min(e.capOf(d)-e.perDest[d.Name], limit), 0)
-		p.quotas = append(p.quotas, store.DestinationQuota{Destination: d.Name, Limit: n})
+		// Max lets a queue shared by processes (Redis) hold max_in_flight
+		// across all of them; n counts this process's slots only.
+		p.quotas = append(p.quotas, store.DestinationQuota{Destination: d.Name, Limit: n, Max: d.MaxInFlight})
 		rates = append(rates, d.RateLimit)
 	}
 	e.mu.Unlock()

@@ -45,7 +45,10 @@ type ClaimParams struct {
 	// someone else.
 	Lease time.Duration
 	// Quotas names the destinations with free capacity and how many jobs
-	// each may take.
+	// each may take. A queue shared by many processes (Redis) also keeps
+	// each destination's jobs in flight, across all of them, within its
+	// Max; the embedded queue claims through the store, which leaves Max
+	// to the engine's per-process count.
 	Quotas []store.DestinationQuota
 	// Others, when positive, claims jobs of destinations not in Quotas.
 	Others int

@@ -225,7 +225,15 @@ type DeliveryListWaitingParams struct {
 // DestinationQuota caps one destination's share of a claim.
 type DestinationQuota struct {
 	Destination string
-	Limit       int
+	// Limit caps this claim's jobs of the destination: the claiming
+	// process's free slots, as far as its rate limit and circuit allow.
+	Limit int
+	// Max is the destination's cap on attempts in flight across all
+	// processes (its max_in_flight); 0 means none. Only a queue that
+	// counts every process's attempts honours it (the Redis queue); the
+	// stores' own claims ignore it, as Limit already keeps one process
+	// within the cap, so without Redis the cap holds per process.
+	Max int
 }
 
 // DeliveryClaimResult holds the leased jobs and when the next one is due.

@@ -19,6 +19,10 @@
 //   - <prefix>queued:<destination> — a set of the destination's delivery
 //     ids that are in its list or in the processing set. It is what makes
 //     enqueueing idempotent (see below).
+//   - <prefix>inflight:<destination> — a sorted set of the destination's
+//     delivery ids being claimed or attempted, each scored by the end of
+//     its lease: the count behind a max_in_flight that holds across
+//     processes (see below).
 //   - <prefix>destinations — a set of destination names that ever had a
 //     list, so that Claim can serve ClaimParams.Others and Stats can count.
 //   - <prefix>new — the Pub/Sub channel that wakes claimers in every process.
@@ -77,6 +81,31 @@
 // noeviction, the default), so that a stale mark never keeps a delivery
 // out of its list for longer than one sweep.
 //
+// # max_in_flight across processes
+//
+// A quota's Max (store.DestinationQuota) caps the destination's attempts
+// in flight in every process sharing the prefix, where the quota's Limit
+// counts only the claiming process's free slots. claimPop first drops the
+// destination's in-flight entries whose lease has run out, pops no more
+// than Max minus those left, and records each popped id scored by the end
+// of the lease it is about to take, all in the same script, so two
+// processes claiming at once cannot both take the last slot. settle drops
+// the ids the store refused; Finished (success, permanent failure) and
+// Notify (a retry scheduled, a lease handed back) drop the ids they name,
+// and the reaper those it hands back (their claimer died before leasing
+// them). Rebuild leaves them: the sweep names leased deliveries too. A
+// process that dies holding attempts frees their slots when their leases
+// run out, as the store frees the deliveries themselves. A claim held back by Max while ids
+// wait says so in NextDueAt (CapRecheck later), since the slot may be
+// freed by a process that does not publish it.
+//
+// The count is as good as the leases: an attempt still running when its
+// lease ran out (it should not: the lease is the destination's timeout
+// plus a margin) no longer counts, and a Redis that lost its data counts
+// from zero while the attempts already in flight finish, so the cap can be
+// exceeded for one lease after a loss. Ids popped for ClaimParams.Others
+// (destinations no longer configured) are not counted.
+//
 // # Consistency with the store
 //
 // Writers commit to the store first and Notify after, so Redis never names
@@ -132,6 +161,10 @@ type Config struct {
 	ReapInterval time.Duration
 	// PromoteBatch caps the retry members moved per Claim. Default 1000.
 	PromoteBatch int
+	// CapRecheck is how soon a claim held back by a destination's Max
+	// (ids waiting, every slot taken by some process) asks to be retried,
+	// through ClaimResult.NextDueAt. Default 50ms.
+	CapRecheck time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
@@ -172,6 +205,9 @@ func New(client *goredis.Client, s Leaser, cfg Config) *Queue {
 	if cfg.PromoteBatch <= 0 {
 		cfg.PromoteBatch = 1000
 	}
+	if cfg.CapRecheck <= 0 {
+		cfg.CapRecheck = 50 * time.Millisecond
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -183,6 +219,7 @@ func (q *Queue) listKey(d string) string { return q.listPrefix() + d }
 func (q *Queue) retryKey() string        { return q.cfg.Prefix + "retry" }
 func (q *Queue) processingKey() string   { return q.cfg.Prefix + "processing" }
 func (q *Queue) queuedPrefix() string    { return q.cfg.Prefix + "queued:" }
+func (q *Queue) inflightPrefix() string  { return q.cfg.Prefix + "inflight:" }
 func (q *Queue) destinationsKey() string { return q.cfg.Prefix + "destinations" }
 func (q *Queue) channel() string         { return q.cfg.Prefix + "new" }
 func (q *Queue) intactKey() string       { return q.cfg.Prefix + "intact" }
@@ -256,7 +293,9 @@ func (q *Queue) Wake() <-chan struct{} { return q.wake }
 
 // Notify implements queue.Queue: due items go to their destination's list,
 // later ones to the retry set, and every process is woken. The items must
-// already be committed to the store.
+// already be committed to the store. A notified delivery is not in flight
+// (it is new, its retry is scheduled, or its lease was handed back), so it
+// stops counting against its destination's Max.
 func (q *Queue) Notify(ctx context.Context, items []queue.Item) error {
 	return q.notify(ctx, items, false)
 }
@@ -266,7 +305,8 @@ func (q *Queue) Notify(ctx context.Context, items []queue.Item) error {
 // list or being claimed is not pushed again (see the package comment), so
 // rebuilding a backlog any number of times leaves one entry per delivery.
 // Unlike Notify it first checks each named destination's queued set
-// against its list and repairs it.
+// against its list and repairs it, and it leaves the in-flight counts
+// alone: the sweep names leased deliveries too.
 func (q *Queue) Rebuild(ctx context.Context, items []queue.Item) error {
 	return q.notify(ctx, items, true)
 }
@@ -305,19 +345,20 @@ func (q *Queue) Lost(ctx context.Context) (bool, error) {
 // script holds Redis for long.
 const enqueueBatch = 1000
 
-// enqueue runs enqueueScript over items in batches; check asks it to
-// verify (and repair) the queued sets first.
-func (q *Queue) enqueue(ctx context.Context, items []queue.Item, now time.Time, check bool) error {
+// enqueue runs enqueueScript over items in batches. rebuild asks it to
+// verify (and repair) the queued sets first and to leave the in-flight
+// counts alone; otherwise the items stop counting as in flight.
+func (q *Queue) enqueue(ctx context.Context, items []queue.Item, now time.Time, rebuild bool) error {
 	keys := []string{q.retryKey(), q.destinationsKey(), q.processingKey()}
-	checkFlag := "0"
-	if check {
-		checkFlag = "1"
+	mode := "notify"
+	if rebuild {
+		mode = "rebuild"
 	}
 	nowMicros := int64(micros(now))
 	for start := 0; start < len(items); start += enqueueBatch {
 		chunk := items[start:min(start+enqueueBatch, len(items))]
-		args := make([]any, 0, 4+3*len(chunk))
-		args = append(args, nowMicros, q.listPrefix(), q.queuedPrefix(), checkFlag)
+		args := make([]any, 0, 5+3*len(chunk))
+		args = append(args, nowMicros, q.listPrefix(), q.queuedPrefix(), mode, q.inflightPrefix())
 		for _, it := range chunk {
 			args = append(args, it.Destination, it.DeliveryID, int64(micros(it.DueAt)))
 		}
@@ -331,9 +372,11 @@ func (q *Queue) enqueue(ctx context.Context, items []queue.Item, now time.Time, 
 // enqueueScript puts items due later in the retry set (ZADD: one member per
 // delivery, the newest due time wins) and items due now at the back of
 // their destination's list, unless the destination's queued set says the
-// id is in that list or being claimed already.
+// id is in that list or being claimed already. In "notify" mode the items
+// also leave their destination's in-flight set (looked for only where the
+// set exists, as most notified deliveries are new).
 //
-// With the check flag set, it first compares, for each destination named,
+// In "rebuild" mode it first compares, for each destination named,
 // the queued set's size with the list's length plus the destination's ids
 // in the processing set. The scripts keep these equal (a duplicate left
 // by a very slow claimer only makes the set smaller); a larger set holds
@@ -341,13 +384,15 @@ func (q *Queue) enqueue(ctx context.Context, items []queue.Item, now time.Time, 
 // evicted), and would keep those ids out of their list for good, so the
 // set is rebuilt from the list and the processing set before enqueueing.
 // KEYS: retry, destinations, processing.
-// ARGV: now, list key prefix, queued key prefix, check flag ("1" or "0"),
-// then destination, id and due time triples.
+// ARGV: now, list key prefix, queued key prefix, mode ("notify" or
+// "rebuild"), in-flight key prefix, then destination, id and due time
+// triples.
 var enqueueScript = goredis.NewScript(`
 local now = tonumber(ARGV[1])
 local lists, marks = ARGV[2], ARGV[3]
-local check = ARGV[4] == '1'
-local seen = {}
+local check = ARGV[4] == 'rebuild'
+local inflight = ARGV[5]
+local seen, counted = {}, {}
 local claiming
 local function repair(dest)
   if not claiming then
@@ -372,13 +417,15 @@ local function repair(dest)
     end
   end
 end
-for i = 5, #ARGV, 3 do
+for i = 6, #ARGV, 3 do
   local dest, id, due = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
   if not seen[dest] then
     seen[dest] = true
     redis.call('SADD', KEYS[2], dest)
     if check then repair(dest) end
+    counted[dest] = not check and redis.call('EXISTS', inflight .. dest) == 1
   end
+  if counted[dest] then redis.call('ZREM', inflight .. dest, id) end
   if due > now then
     redis.call('ZADD', KEYS[1], due, dest .. '|' .. id)
   elseif redis.call('SADD', marks .. dest, id) == 1 then
@@ -392,9 +439,10 @@ return 0
 // before ARGV[1] back to the front of their destination's list. Their ids
 // stay in the queued sets (SADD again only repairs a set that lost them),
 // so a reaped id is in its list once, never also still being claimed.
+// Their ids leave the in-flight sets: nobody leased them.
 // KEYS: processing, destinations. ARGV: max score, list key prefix, limit,
-// queued key prefix. A member is "<destination>|<id>"; ids hold no "|", so
-// the last one splits.
+// queued key prefix, in-flight key prefix. A member is
+// "<destination>|<id>"; ids hold no "|", so the last one splits.
 var reapScript = goredis.NewScript(`
 local due = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[1], 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[3]))
 for _, m in ipairs(due) do
@@ -403,6 +451,7 @@ for _, m in ipairs(due) do
   if dest then
     redis.call('SADD', ARGV[4] .. dest, id)
     redis.call('LPUSH', ARGV[2] .. dest, id)
+    redis.call('ZREM', ARGV[5] .. dest, id)
     redis.call('SADD', KEYS[2], dest)
   end
 end
@@ -413,11 +462,17 @@ return #due
 // due members of the retry set to the back of their lists (through the
 // queued set, as enqueueScript: an id already queued is not pushed again),
 // pops each quota's share of ids into the processing set (they stay in the
-// queued set), then, when asked, other destinations' ids, and returns the
-// popped members and the retry set's earliest score (false when empty).
+// queued set), then, when asked, other destinations' ids. A quota with a
+// Max pops no more than Max minus the destination's ids in flight whose
+// lease has not run out, and its popped ids join the in-flight set, scored
+// by the end of the lease the claim is about to take. It returns the
+// popped members, the retry set's earliest score (false when empty), and
+// 1 when some quota was cut short by its Max while its list still held
+// ids, else 0.
 // KEYS: retry, destinations, processing.
 // ARGV: now, list key prefix, promote limit, pending deadline, claim limit,
-// others, queued key prefix, then destination and quota pairs.
+// others, queued key prefix, in-flight key prefix, in-flight score (the
+// lease end), then destination, quota and Max triples.
 var claimPop = goredis.NewScript(`
 local prefix = ARGV[2]
 local due = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[1], 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[3]))
@@ -433,7 +488,8 @@ for _, m in ipairs(due) do
 end
 local left = tonumber(ARGV[5])
 local popped = {}
-local function pop(dest, n)
+local held = 0
+local function pop(dest, n, inflight)
   n = math.min(n, left)
   if n <= 0 then return 0 end
   local ids = redis.call('LPOP', prefix .. dest, n)
@@ -441,15 +497,25 @@ local function pop(dest, n)
   for _, id in ipairs(ids) do
     local m = dest .. '|' .. id
     redis.call('ZADD', KEYS[3], ARGV[4], m)
+    if inflight then redis.call('ZADD', inflight, ARGV[9], id) end
     popped[#popped + 1] = m
   end
   left = left - #ids
   return #ids
 end
 local asked = {}
-for i = 8, #ARGV, 2 do
-  asked[ARGV[i]] = true
-  pop(ARGV[i], tonumber(ARGV[i + 1]))
+for i = 10, #ARGV, 3 do
+  local dest, n, cap = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
+  asked[dest] = true
+  if cap > 0 and n > 0 and left > 0 then
+    local inflight = ARGV[8] .. dest
+    redis.call('ZREMRANGEBYSCORE', inflight, '-inf', ARGV[1])
+    local free = cap - redis.call('ZCARD', inflight)
+    pop(dest, math.min(n, free), inflight)
+    if free < n and left > 0 and redis.call('LLEN', prefix .. dest) > 0 then held = 1 end
+  else
+    pop(dest, n)
+  end
 end
 local others = tonumber(ARGV[6])
 if others > 0 and left > 0 then
@@ -459,7 +525,7 @@ if others > 0 and left > 0 then
   end
 end
 local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return {popped, first[2] or false}
+return {popped, first[2] or false, held}
 `)
 
 // settle removes claimed members from the processing set and the queued
@@ -467,17 +533,21 @@ return {popped, first[2] or false}
 // out. A member the reaper has put back in its list meanwhile (its claimer
 // was that slow) leaves the queued set too: a later enqueue may then push a
 // second copy, which the store refuses, whereas keeping it could leave it
-// marked queued with no list holding it. KEYS: processing, retry.
-// ARGV: guard score, queued key prefix, then destination, id and leased
-// ("1" or "0") triples.
+// marked queued with no list holding it. Refused ids stop counting in
+// flight (leased ones were counted until their lease end by claimPop).
+// KEYS: processing, retry.
+// ARGV: guard score (the lease end), queued key prefix, in-flight key
+// prefix, then destination, id and leased ("1" or "0") triples.
 var settle = goredis.NewScript(`
-for i = 3, #ARGV, 3 do
+for i = 4, #ARGV, 3 do
   local dest, id = ARGV[i], ARGV[i + 1]
   local m = dest .. '|' .. id
   redis.call('ZREM', KEYS[1], m)
   redis.call('SREM', ARGV[2] .. dest, id)
   if ARGV[i + 2] == '1' then
     redis.call('ZADD', KEYS[2], ARGV[1], m)
+  else
+    redis.call('ZREM', ARGV[3] .. dest, id)
   end
 end
 return 0
@@ -490,19 +560,28 @@ func (q *Queue) Claim(ctx context.Context, p queue.ClaimParams) (queue.ClaimResu
 	if err := q.reap(ctx, now); err != nil {
 		return queue.ClaimResult{}, err
 	}
-	args := make([]any, 0, 7+2*len(p.Quotas))
+	// In-flight entries end with the lease (a few milliseconds before the
+	// store's, which starts after this script): if the claimer dies before
+	// leasing, the reaper drops them at the pending deadline.
+	args := make([]any, 0, 9+3*len(p.Quotas))
 	args = append(args, int64(micros(now)), q.listPrefix(), q.cfg.PromoteBatch,
-		int64(micros(now.Add(q.cfg.PendingTimeout))), max(p.Limit, 0), max(p.Others, 0), q.queuedPrefix())
+		int64(micros(now.Add(q.cfg.PendingTimeout))), max(p.Limit, 0), max(p.Others, 0),
+		q.queuedPrefix(), q.inflightPrefix(), int64(micros(now.Add(p.Lease))))
 	for _, qt := range p.Quotas {
-		args = append(args, qt.Destination, qt.Limit)
+		args = append(args, qt.Destination, qt.Limit, max(qt.Max, 0))
 	}
 	reply, err := claimPop.Run(ctx, q.client, []string{q.retryKey(), q.destinationsKey(), q.processingKey()}, args...).Slice()
 	if err != nil {
 		return queue.ClaimResult{}, fmt.Errorf("redis queue: claim: %w", err)
 	}
-	popped, next, err := parseClaimPop(reply)
+	popped, next, held, err := parseClaimPop(reply)
 	if err != nil {
 		return queue.ClaimResult{}, err
+	}
+	if held {
+		// Slots are freed by other processes' Finished, which wakes no
+		// one: look again soon rather than at the next poll.
+		next = earliest(next, now.Add(q.cfg.CapRecheck))
 	}
 
 	token := newToken()
@@ -528,18 +607,16 @@ func (q *Queue) Claim(ctx context.Context, p queue.ClaimParams) (queue.ClaimResu
 		for _, j := range jobs {
 			leased[j.Delivery.ID] = true
 		}
-		args := make([]any, 0, 2+3*len(popped))
-		args = append(args, int64(micros(leaseUntil)), q.queuedPrefix())
+		args := make([]any, 0, 3+3*len(popped))
+		args = append(args, int64(micros(leaseUntil)), q.queuedPrefix(), q.inflightPrefix())
 		for i, m := range popped {
-			flag := "0"
-			if leased[ids[i]] {
-				flag = "1"
-			}
-			args = append(args, m[:len(m)-len(ids[i])-1], ids[i], flag)
+			args = append(args, m[:len(m)-len(ids[i])-1], ids[i], flag(leased[ids[i]]))
 		}
 		if err := settle.Run(ctx, q.client, []string{q.processingKey(), q.retryKey()}, args...).Err(); err != nil {
 			// The jobs are leased in the store, so hand them out anyway: the
 			// reaper will push the ids back and the store will refuse them.
+			// (The reaper also drops their in-flight entries: the cap may
+			// be exceeded until these attempts end.)
 			return queue.ClaimResult{Jobs: jobs, LeaseToken: token, NextDueAt: now}, nil
 		}
 		if len(jobs) > 0 && (next.IsZero() || leaseUntil.Before(next)) {
@@ -554,44 +631,74 @@ func (q *Queue) Claim(ctx context.Context, p queue.ClaimParams) (queue.ClaimResu
 	return queue.ClaimResult{Jobs: jobs, LeaseToken: token, NextDueAt: next}, nil
 }
 
-// parseClaimPop reads claimPop's reply: the popped members and the retry
-// set's earliest due time (zero when empty).
-func parseClaimPop(reply []any) (popped []string, next time.Time, err error) {
-	if len(reply) != 2 {
-		return nil, time.Time{}, fmt.Errorf("redis queue: claim: unexpected reply %v", reply)
+// parseClaimPop reads claimPop's reply: the popped members, the retry
+// set's earliest due time (zero when empty), and whether a Max held back
+// ids that wait.
+func parseClaimPop(reply []any) (popped []string, next time.Time, held bool, err error) {
+	if len(reply) != 3 {
+		return nil, time.Time{}, false, fmt.Errorf("redis queue: claim: unexpected reply %v", reply)
 	}
 	members, _ := reply[0].([]any)
 	popped = make([]string, 0, len(members))
 	for _, m := range members {
 		s, ok := m.(string)
 		if !ok {
-			return nil, time.Time{}, fmt.Errorf("redis queue: claim: unexpected member %v", m)
+			return nil, time.Time{}, false, fmt.Errorf("redis queue: claim: unexpected member %v", m)
 		}
 		popped = append(popped, s)
 	}
 	if score, ok := reply[1].(string); ok {
 		f, err := strconv.ParseFloat(score, 64)
 		if err != nil {
-			return nil, time.Time{}, fmt.Errorf("redis queue: claim: next due %q: %w", score, err)
+			return nil, time.Time{}, false, fmt.Errorf("redis queue: claim: next due %q: %w", score, err)
 		}
 		next = time.UnixMicro(int64(f))
 	}
-	return popped, next, nil
+	h, _ := reply[2].(int64)
+	return popped, next, h == 1, nil
 }
 
-// Finished implements queue.Finisher: it drops the lease guards of
-// finished deliveries in one command, so they are not offered to the store
-// again when their lease would have run out. A guard left behind (this
-// failed, or the process died first) costs one refused lease, no more.
+// flag is a script argument for a boolean.
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+// earliest returns the earlier of two times, a zero time meaning none.
+func earliest(a, b time.Time) time.Time {
+	switch {
+	case a.IsZero():
+		return b
+	case b.IsZero() || a.Before(b):
+		return a
+	}
+	return b
+}
+
+// Finished implements queue.Finisher: in one round trip it drops the lease
+// guards of finished deliveries, so they are not offered to the store
+// again when their lease would have run out, and their in-flight entries,
+// so their destinations' slots are free at once. A guard left behind (this
+// failed, or the process died first) costs one refused lease, no more; an
+// entry left behind holds a slot until the lease ends.
 func (q *Queue) Finished(ctx context.Context, items []queue.Item) error {
 	if len(items) == 0 {
 		return nil
 	}
 	members := make([]any, len(items))
+	byDest := map[string][]any{}
 	for i, it := range items {
 		members[i] = member(it.Destination, it.DeliveryID)
+		byDest[it.Destination] = append(byDest[it.Destination], it.DeliveryID)
 	}
-	if err := q.client.ZRem(ctx, q.retryKey(), members...).Err(); err != nil {
+	pipe := q.client.Pipeline()
+	pipe.ZRem(ctx, q.retryKey(), members...)
+	for d, ids := range byDest {
+		pipe.ZRem(ctx, q.inflightPrefix()+d, ids...)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("redis queue: drop lease guards: %w", err)
 	}
 	return nil
@@ -608,7 +715,7 @@ func (q *Queue) reap(ctx context.Context, now time.Time) error {
 		return nil // another goroutine is reaping
 	}
 	err := reapScript.Run(ctx, q.client, []string{q.processingKey(), q.destinationsKey()},
-		int64(micros(now)), q.listPrefix(), q.cfg.PromoteBatch, q.queuedPrefix()).Err()
+		int64(micros(now)), q.listPrefix(), q.cfg.PromoteBatch, q.queuedPrefix(), q.inflightPrefix()).Err()
 	if err != nil {
 		return fmt.Errorf("redis queue: reap: %w", err)
 	}
@@ -627,6 +734,10 @@ type Stats struct {
 	Scheduled int64
 	// Processing counts ids popped and not yet leased or reaped.
 	Processing int64
+	// InFlight counts, per destination that has any, the ids claimed under
+	// a Max whose lease has not run out: what its max_in_flight is held
+	// against, across all processes.
+	InFlight map[string]int64
 }
 
 // Stats returns the current counts.
@@ -637,18 +748,24 @@ func (q *Queue) Stats(ctx context.Context) (Stats, error) {
 	}
 	pipe := q.client.Pipeline()
 	lens := make([]*goredis.IntCmd, len(dests))
+	inflight := make([]*goredis.IntCmd, len(dests))
+	now := strconv.FormatInt(q.cfg.Now().UnixMicro(), 10)
 	for i, d := range dests {
 		lens[i] = pipe.LLen(ctx, q.listKey(d))
+		inflight[i] = pipe.ZCount(ctx, q.inflightPrefix()+d, "("+now, "+inf")
 	}
 	retry := pipe.ZCard(ctx, q.retryKey())
 	processing := pipe.ZCard(ctx, q.processingKey())
 	if _, err := pipe.Exec(ctx); err != nil {
 		return Stats{}, fmt.Errorf("redis queue: stats: %w", err)
 	}
-	st := Stats{Ready: make(map[string]int64, len(dests)), Scheduled: retry.Val(), Processing: processing.Val()}
+	st := Stats{Ready: make(map[string]int64, len(dests)), Scheduled: retry.Val(), Processing: processing.Val(), InFlight: map[string]int64{}}
 	for i, d := range dests {
 		st.Ready[d] = lens[i].Val()
 		st.ReadyTotal += lens[i].Val()
+		if n := inflight[i].Val(); n > 0 {
+			st.InFlight[d] = n
+		}
 	}
 	return st, nil
 }

@@ -746,3 +746,213 @@ func TestRebuildRepairsStaleMarks(t *testing.T) {
 		})
 	}
 }
+
+func capped(dest string, limit, maxInFlight int) []store.DestinationQuota {
+	return []store.DestinationQuota{{Destination: dest, Limit: limit, Max: maxInFlight}}
+}
+
+func items(jobs []webhook.Job) []queue.Item {
+	out := make([]queue.Item, len(jobs))
+	for i, j := range jobs {
+		out[i] = queue.Item{DeliveryID: j.Delivery.ID, Destination: j.Delivery.Destination}
+	}
+	return out
+}
+
+// TestMaxAcrossQueues: two queues on one prefix, as two processes, share a
+// destination's Max: what one holds the other cannot take, and finishing,
+// scheduling a retry or handing a delivery back frees its slot, while a
+// sweep naming the leased deliveries does not.
+func TestMaxAcrossQueues(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	first, second := e.queue(t, true, redis.Config{}), e.queue(t, true, redis.Config{})
+	var all []queue.Item
+	for range 10 {
+		all = append(all, e.store.add("a", time.Now()))
+	}
+	notify(t, first, all...)
+	p := queue.ClaimParams{Quotas: capped("a", 10, 3)}
+
+	held := claim(t, first, p).Jobs
+	if len(held) != 3 {
+		t.Fatalf("first process claimed %d with Max 3", len(held))
+	}
+	before := time.Now()
+	res := claim(t, second, p)
+	if len(res.Jobs) != 0 {
+		t.Fatalf("second process claimed %d while the first holds all 3 slots", len(res.Jobs))
+	}
+	if res.NextDueAt.IsZero() || res.NextDueAt.Before(before) || res.NextDueAt.After(time.Now().Add(50*time.Millisecond)) {
+		t.Fatalf("NextDueAt = %v when held back by Max; want within CapRecheck", res.NextDueAt)
+	}
+	st, err := second.Stats(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.InFlight["a"] != 3 {
+		t.Fatalf("stats = %+v; want 3 in flight for a", st)
+	}
+
+	// The recovery sweep names the leased deliveries (due when their lease
+	// ends): they still count.
+	leased := items(held)
+	for i := range leased {
+		leased[i].DueAt = time.Now().Add(time.Minute)
+	}
+	rebuild(t, second, leased...)
+	if got := claim(t, second, p).Jobs; len(got) != 0 {
+		t.Fatalf("claimed %d after a sweep; want the slots still held", len(got))
+	}
+
+	steps := []struct {
+		name string
+		free func(t *testing.T, it queue.Item)
+	}{
+		{"finished", func(t *testing.T, it queue.Item) {
+			if err := first.Finished(context.Background(), []queue.Item{it}); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"retry scheduled", func(t *testing.T, it queue.Item) {
+			it.DueAt = time.Now().Add(time.Hour)
+			notify(t, first, it)
+		}},
+	}
+	for i, step := range steps {
+		step.free(t, leased[i])
+		got := claim(t, second, p).Jobs
+		if len(got) != 1 {
+			t.Fatalf("after %s, the second process claimed %d; want the 1 freed slot", step.name, len(got))
+		}
+	}
+}
+
+// TestMaxSlotsComeBack: slots held by a claimer that died come back by
+// themselves, and ids the store refuses do not keep theirs.
+func TestMaxSlotsComeBack(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		// hold takes the 3 slots of "a" in some way that should end
+		// without anyone freeing them; after is how long it takes.
+		hold  func(t *testing.T, e env)
+		after time.Duration
+	}{
+		"lease runs out": {after: 40 * time.Millisecond, hold: func(t *testing.T, e env) {
+			dead := redis.New(e.client, e.store, redis.Config{Prefix: e.prefix})
+			res, err := dead.Claim(context.Background(), queue.ClaimParams{Limit: 10, Lease: 30 * time.Millisecond, Quotas: capped("a", 10, 3)})
+			if err != nil || len(res.Jobs) != 3 {
+				t.Fatalf("dying claim = %d jobs, %v", len(res.Jobs), err)
+			}
+		}},
+		"claimer dies before leasing": {after: 30 * time.Millisecond, hold: func(t *testing.T, e env) {
+			deadStore := newFakeStore()
+			deadStore.fail = errors.New("claimer died")
+			dead := redis.New(e.client, deadStore, redis.Config{Prefix: e.prefix, PendingTimeout: 20 * time.Millisecond})
+			if _, err := dead.Claim(context.Background(), queue.ClaimParams{Limit: 10, Lease: time.Minute, Quotas: capped("a", 10, 3)}); err == nil {
+				t.Fatal("dead claimer's Claim succeeded")
+			}
+		}},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := setup(t)
+			q := e.queue(t, true, redis.Config{ReapInterval: -1})
+			for range 10 {
+				notify(t, q, e.store.add("a", time.Now()))
+			}
+			tt.hold(t, e)
+			p := queue.ClaimParams{Quotas: capped("a", 10, 3)}
+			if got := claim(t, q, p).Jobs; len(got) != 0 {
+				t.Fatalf("claimed %d while another claimer holds every slot", len(got))
+			}
+			time.Sleep(tt.after)
+			claimUntil(t, q, p, 3)
+		})
+	}
+
+	t.Run("refused ids", func(t *testing.T) {
+		t.Parallel()
+		e := setup(t)
+		q := e.queue(t, false, redis.Config{})
+		// Three ids the store does not know (stale) stand in front.
+		for range 3 {
+			notify(t, q, queue.Item{DeliveryID: ids.New(ids.Delivery), Destination: "a", DueAt: time.Now()})
+		}
+		for range 3 {
+			notify(t, q, e.store.add("a", time.Now()))
+		}
+		p := queue.ClaimParams{Quotas: capped("a", 10, 3)}
+		if got := claim(t, q, p).Jobs; len(got) != 0 {
+			t.Fatalf("claimed %d stale ids", len(got))
+		}
+		if got := claim(t, q, p).Jobs; len(got) != 3 {
+			t.Fatalf("claimed %d after the stale ids were refused; want 3", len(got))
+		}
+	})
+}
+
+// TestMaxConcurrentClaimers: claimers in two processes racing for one
+// destination never hold more than its Max between them.
+func TestMaxConcurrentClaimers(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	queues := []*redis.Queue{e.queue(t, true, redis.Config{}), e.queue(t, true, redis.Config{})}
+	const total, maxInFlight = 300, 4
+	var all []queue.Item
+	for range total {
+		all = append(all, e.store.add("a", time.Now()))
+	}
+	notify(t, queues[0], all...)
+
+	var mu sync.Mutex
+	holding, most, done := 0, 0, 0
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	deadline := time.Now().Add(20 * time.Second)
+	for _, q := range queues {
+		for range 4 {
+			wg.Go(func() {
+				for time.Now().Before(deadline) {
+					mu.Lock()
+					finished := done == total
+					mu.Unlock()
+					if finished {
+						return
+					}
+					res, err := q.Claim(context.Background(), queue.ClaimParams{Limit: 3, Lease: time.Minute, Quotas: capped("a", 3, maxInFlight)})
+					if err != nil {
+						errs <- err
+						return
+					}
+					mu.Lock()
+					holding += len(res.Jobs)
+					most = max(most, holding)
+					mu.Unlock()
+					time.Sleep(time.Millisecond) // the attempts
+					mu.Lock()
+					holding -= len(res.Jobs)
+					done += len(res.Jobs)
+					mu.Unlock()
+					if err := q.Finished(context.Background(), items(res.Jobs)); err != nil {
+						errs <- err
+						return
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if done != total {
+		t.Fatalf("finished %d of %d", done, total)
+	}
+	if most > maxInFlight {
+		t.Fatalf("claimers held %d at once; Max is %d", most, maxInFlight)
+	}
+	t.Logf("at most %d held at once (Max %d)", most, maxInFlight)
+}
