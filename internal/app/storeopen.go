@@ -11,6 +11,7 @@ import (
 	"github.com/hookd/hookd/internal/config"
 	redisqueue "github.com/hookd/hookd/internal/queue/redis"
 	"github.com/hookd/hookd/internal/store"
+	"github.com/hookd/hookd/internal/store/mongo"
 	"github.com/hookd/hookd/internal/store/postgres"
 	"github.com/hookd/hookd/internal/store/sqlite"
 )
@@ -20,16 +21,28 @@ func isPostgres(url string) bool {
 	return strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://")
 }
 
+// isMongo reports whether a DATABASE_URL names MongoDB. The MongoDB store
+// creates its collections and indexes on every open (idempotent), so it
+// has no separate migration step to skip.
+func isMongo(url string) bool {
+	return strings.HasPrefix(url, "mongodb://") || strings.HasPrefix(url, "mongodb+srv://")
+}
+
 // openStore opens the store DATABASE_URL names: the embedded SQLite file
 // (which this process then holds alone, and always migrates), or PostgreSQL
-// (shared by every process; migrated on start unless HOOKD_MIGRATE=false).
+// (shared by every process; migrated on start unless HOOKD_MIGRATE=false),
+// or MongoDB (shared by every process; collections and indexes ensured on
+// every start).
 func openStore(ctx context.Context, cfg config.Config) (store.Store, error) {
+	if isMongo(cfg.DatabaseURL) {
+		return mongo.Open(ctx, cfg.DatabaseURL)
+	}
 	if isPostgres(cfg.DatabaseURL) {
 		return postgres.OpenWithOptions(ctx, cfg.DatabaseURL, postgres.Options{SkipMigrate: !cfg.Migrate})
 	}
 	path, ok := cfg.SQLitePath()
 	if !ok {
-		return nil, fmt.Errorf("DATABASE_URL: %q is neither sqlite:// nor postgres://", cfg.DatabaseURL)
+		return nil, fmt.Errorf("DATABASE_URL: %q is not sqlite://, postgres:// or mongodb://", cfg.DatabaseURL)
 	}
 	return sqlite.Open(ctx, path)
 }
@@ -37,12 +50,19 @@ func openStore(ctx context.Context, cfg config.Config) (store.Store, error) {
 // Migrate applies the pending migrations of the store DATABASE_URL names
 // and returns; `hookd migrate` runs it before rolling out a new version.
 func Migrate(ctx context.Context, cfg config.Config) error {
+	if isMongo(cfg.DatabaseURL) {
+		st, err := mongo.Open(ctx, cfg.DatabaseURL) // opening migrates
+		if err != nil {
+			return err
+		}
+		return st.Close()
+	}
 	if isPostgres(cfg.DatabaseURL) {
 		return postgres.Migrate(ctx, cfg.DatabaseURL)
 	}
 	path, ok := cfg.SQLitePath()
 	if !ok {
-		return fmt.Errorf("DATABASE_URL: %q is neither sqlite:// nor postgres://", cfg.DatabaseURL)
+		return fmt.Errorf("DATABASE_URL: %q is not sqlite://, postgres:// or mongodb://", cfg.DatabaseURL)
 	}
 	st, err := sqlite.OpenShared(ctx, path) // opening migrates
 	if err != nil {
@@ -55,12 +75,15 @@ func Migrate(ctx context.Context, cfg config.Config) error {
 // command beside running servers: SQLite without its process lock,
 // PostgreSQL as any process does.
 func OpenShared(ctx context.Context, cfg config.Config) (store.Store, error) {
+	if isMongo(cfg.DatabaseURL) {
+		return mongo.Open(ctx, cfg.DatabaseURL)
+	}
 	if isPostgres(cfg.DatabaseURL) {
 		return postgres.OpenWithOptions(ctx, cfg.DatabaseURL, postgres.Options{SkipMigrate: !cfg.Migrate})
 	}
 	path, ok := cfg.SQLitePath()
 	if !ok {
-		return nil, fmt.Errorf("DATABASE_URL: %q is neither sqlite:// nor postgres://", cfg.DatabaseURL)
+		return nil, fmt.Errorf("DATABASE_URL: %q is not sqlite://, postgres:// or mongodb://", cfg.DatabaseURL)
 	}
 	return sqlite.OpenShared(ctx, path)
 }
