@@ -34,7 +34,10 @@
 // writes by _id, not atomically, so two writers can both pass the version
 // filter. This process therefore also serializes its own writes per
 // document (striped locks), which keeps one hookd process correct on
-// FerretDB; several processes sharing one database need MongoDB itself,
+// FerretDB, and there names the document of a write by _id alone: FerretDB
+// finds a document by index only for a filter that is exactly {_id: …} and
+// scans the collection for any other, while its version filter protected
+// nothing. Several processes sharing one database need MongoDB itself,
 // whose filtered single-document writes are atomic.
 //
 // Idempotency. A unique sparse index on ikey, the source and idempotency
@@ -76,6 +79,9 @@ type Store struct {
 	db     *mongo.Database
 	events *mongo.Collection
 	closed atomic.Bool
+	// ferret is set when the server is FerretDB; see "FerretDB" in the
+	// package comment.
+	ferret bool
 	// locks serialize this process's compare-and-set writes per document
 	// (striped by id); see "FerretDB" in the package comment.
 	locks [64]sync.Mutex
@@ -132,6 +138,10 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	}
 	db := client.Database(name)
 	s := &Store{client: client, db: db, events: db.Collection("events")}
+	var info bson.M
+	if err := client.Database("admin").RunCommand(ctx, bson.D{{Key: "buildInfo", Value: 1}}).Decode(&info); err == nil {
+		_, s.ferret = info["ferretdbVersion"]
+	}
 	if err := s.migrate(ctx); err != nil {
 		_ = client.Disconnect(context.Background())
 		return nil, err
@@ -359,7 +369,11 @@ func (s *Store) modify(ctx context.Context, id string, doc *eventDoc, change fun
 		} else {
 			update["$unset"] = bson.M{"due": ""}
 		}
-		res, err := s.events.UpdateOne(ctx, bson.M{"_id": id, "v": e.V}, update)
+		filter := bson.M{"_id": id, "v": e.V}
+		if s.ferret {
+			filter = bson.M{"_id": id} // the lock held keeps v as read
+		}
+		res, err := s.events.UpdateOne(ctx, filter, update)
 		if err != nil {
 			return e, false, err
 		}
