@@ -34,6 +34,8 @@ describe('login', () => {
     await screen.findByRole('heading', { name: 'Events' })
     expect(location()).toBe('/webhooks?status=failed')
     expect(loadSession()?.token).toBe('tok')
+    // The list is fetched once the page has mounted, which may follow its heading.
+    await waitFor(() => expect(api.calls.some((c) => c.url.pathname === '/api/webhooks')).toBe(true))
     const list = api.calls.find((c) => c.url.pathname === '/api/webhooks')!
     expect(list.url.searchParams.get('status')).toBe('failed')
   })
