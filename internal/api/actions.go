@@ -65,7 +65,7 @@ type BulkRetryRequest struct {
 	// (at most MaxBulkRetryEvents; duplicates count once) instead of a
 	// filter, and cannot be combined with one. An empty list is refused
 	// rather than taken as "no filter".
-	EventIDs    []string `json:"event_ids"`
+	EventIDs    []string `json:"event_ids,omitempty"`
 	Source      string   `json:"source"`
 	Destination string   `json:"destination"`
 	// From and To bound the events' received time (RFC 3339), from
