@@ -224,8 +224,9 @@ type recordItem struct {
 	destination string
 }
 
-// record stores a batch of results, then tells a queue that keeps
-// something per leased delivery which of them are finished.
+// record stores a batch of results, then tells the queue about them in
+// one call each: the retries now scheduled, and (to a queue that keeps
+// something per leased delivery) the deliveries finished.
 func (e *Engine) record(ctx context.Context, items []recordItem) ([]webhook.Status, error) {
 	params := make([]store.AttemptRecordParams, len(items))
 	for i, it := range items {
@@ -235,13 +236,27 @@ func (e *Engine) record(ctx context.Context, items []recordItem) ([]webhook.Stat
 	if err != nil {
 		return nil, err
 	}
-	if f, ok := e.opts.Queue.(queue.Finisher); ok {
-		var done []queue.Item
-		for _, it := range items {
-			if it.params.Status == webhook.StatusSuccess || it.params.Status == webhook.StatusPermanentFailure {
-				done = append(done, queue.Item{DeliveryID: it.params.Attempt.DeliveryID, Destination: it.destination})
-			}
+	// Tell the queue, once per batch, which deliveries now wait for a
+	// retry (a queue kept outside the store learns when each is due; the
+	// embedded one simply wakes) and which are finished.
+	var retries, done []queue.Item
+	for _, it := range items {
+		item := queue.Item{DeliveryID: it.params.Attempt.DeliveryID, Destination: it.destination}
+		switch it.params.Status {
+		case webhook.StatusFailed:
+			item.DueAt = it.params.NextAttemptAt
+			retries = append(retries, item)
+		case webhook.StatusSuccess, webhook.StatusPermanentFailure:
+			done = append(done, item)
 		}
+	}
+	if len(retries) > 0 {
+		if err := e.opts.Queue.Notify(ctx, retries); err != nil {
+			e.opts.Logger.Warn("queue notify failed; the recovery sweep will find the retries", "deliveries", len(retries), "err", err)
+			e.observer().Failed(OpNotify)
+		}
+	}
+	if f, ok := e.opts.Queue.(queue.Finisher); ok && len(done) > 0 {
 		if err := f.Finished(ctx, done); err != nil {
 			e.opts.Logger.Warn("queue could not drop finished deliveries; each costs one refused lease later", "err", err)
 		}
@@ -646,14 +661,6 @@ func (e *Engine) attempt(job webhook.Job, token string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		e.circuits.record(ctx, d.Destination, params.Status == webhook.StatusSuccess, attempt.Error, finished)
 		cancel()
-	}
-	if params.Status == webhook.StatusFailed {
-		// A queue kept outside the store learns when the retry is due; the
-		// embedded one simply wakes and recomputes its next due time.
-		if err := e.opts.Queue.Notify(context.Background(), []queue.Item{{DeliveryID: d.ID, Destination: d.Destination, DueAt: params.NextAttemptAt}}); err != nil {
-			log.Warn("queue notify failed; the recovery sweep will find the retry", "err", err)
-			e.observer().Failed(OpNotify)
-		}
 	}
 	if e.opts.AfterRecord != nil {
 		e.opts.AfterRecord(params)
