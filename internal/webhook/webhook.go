@@ -213,8 +213,11 @@ type Delivery struct {
 	Attempts      int
 	NextAttemptAt time.Time
 	LastError     string
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// LastReason is the failure reason of the last attempt; empty when it
+	// succeeded or none was made.
+	LastReason FailureReason
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 // Attempt is one HTTP try of a delivery.
@@ -230,6 +233,8 @@ type Attempt struct {
 	// MaxResponseExcerpt).
 	ResponseBody []byte
 	Error        string
+	// Reason classifies Error; empty when the attempt succeeded.
+	Reason FailureReason
 }
 
 // MaxResponseExcerpt is how much of a receiver's response body is kept.
