@@ -617,6 +617,7 @@ func (e *Engine) attempt(job webhook.Job, token string) {
 	}
 	if !ok {
 		attempt.Error = fmt.Sprintf("destination %q is no longer configured", d.Destination)
+		attempt.Reason = webhook.ReasonDestinationRemoved
 	} else {
 		trace := http.Header{}
 		obsCtx = e.observer().AttemptStarted(context.Background(), job, trace)
@@ -631,6 +632,7 @@ func (e *Engine) attempt(job webhook.Job, token string) {
 		attempt.StatusCode = res.status
 		attempt.ResponseBody = res.excerpt
 		attempt.Error = res.errorText()
+		attempt.Reason = res.reason()
 		retryAfter = res.retryAfter
 	}
 	finished := e.opts.Now()
@@ -735,7 +737,7 @@ func (e *Engine) send(dest webhook.Destination, job webhook.Job, extra http.Head
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, dest.URL, bytes.NewReader(job.Event.Body))
 	if err != nil {
-		return sendResult{err: fmt.Errorf("bad destination URL: %w", err)}
+		return sendResult{err: withReason(webhook.ReasonConfig, fmt.Errorf("bad destination URL: %w", err))}
 	}
 	for k, v := range extra {
 		req.Header[k] = v
@@ -754,19 +756,19 @@ func (e *Engine) send(dest webhook.Destination, job webhook.Job, extra http.Head
 	req.Header.Set(signing.HeaderTimestamp, strconv.FormatInt(now.Unix(), 10))
 	signer, err := e.signer(dest, now)
 	if err != nil {
-		return sendResult{err: fmt.Errorf("destination secret: %w", err)}
+		return sendResult{err: withReason(webhook.ReasonConfig, fmt.Errorf("destination secret: %w", err))}
 	}
 	req.Header.Set(signing.HeaderSignature, signer.Sign(job.Delivery.ID, now, job.Event.Body))
 
 	client := e.opts.Client
 	if e.opts.Clients != nil {
 		if client, err = e.opts.Clients.For(dest); err != nil {
-			return sendResult{err: fmt.Errorf("destination TLS settings: %w", err)}
+			return sendResult{err: withReason(webhook.ReasonConfig, fmt.Errorf("destination TLS settings: %w", err))}
 		}
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return sendResult{err: describe(err, dest.Timeout)}
+		return sendResult{err: withReason(transportReason(err), describe(err, dest.Timeout))}
 	}
 	defer resp.Body.Close()
 	excerpt, _ := io.ReadAll(io.LimitReader(resp.Body, webhook.MaxResponseExcerpt))
