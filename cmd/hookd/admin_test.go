@@ -418,7 +418,7 @@ func TestAdminConfiguration(t *testing.T) {
 		want string
 	}{
 		{"postgres not answering", []string{"user", "list", "--database-url", "postgres://root@127.0.0.1:1/hookd?connect_timeout=2"}, "postgres"},
-		{"other scheme", []string{"apikey", "list", "--database-url", "mysql://localhost/hookd"}, `DATABASE_URL: "mysql://localhost/hookd" must start with sqlite:// or postgres://`},
+		{"other scheme", []string{"apikey", "list", "--database-url", "mysql://localhost/hookd"}, `DATABASE_URL: "mysql://localhost/hookd" must start with sqlite://, postgres://, mongodb:// or mongodb+srv://`},
 		{"no path", []string{"user", "add", "bob", "--database-url", "sqlite://"}, "DATABASE_URL: sqlite:// needs a file path"},
 		{"missing database", []string{"user", "list", "--database-url", "sqlite://" + filepath.Join(dir, "typo.db")}, "no database at"},
 	}

@@ -84,8 +84,8 @@ management API (/api), the dashboard and the operations endpoints
 (/healthz, /readyz, /debug/status) on one port.
 
 With nothing configured it uses an embedded SQLite store and queue under
-./data. DATABASE_URL=postgres://… and REDIS_URL=redis://… let several
-processes share the work: --role api runs everything but delivery, for
+./data. DATABASE_URL=postgres://… (or mongodb://…) and REDIS_URL=redis://…
+let several processes share the work: --role api runs everything but delivery, for
 hookd worker processes to deliver. On first start with no users it creates
 the user admin (password HOOKD_ADMIN_PASSWORD, or generated and printed
 once). SIGINT or SIGTERM stops it gracefully.`,
@@ -104,7 +104,7 @@ once). SIGINT or SIGTERM stops it gracefully.`,
 	sf := serve.Flags()
 	sf.IntVarP(&f.port, "port", "p", 4000, "HTTP port (PORT)")
 	sf.StringVar(&f.host, "host", "", "address to bind, empty for all (HOOKD_HOST)")
-	sf.StringVar(&f.databaseURL, "database-url", "", "sqlite://PATH or postgres://… (DATABASE_URL)")
+	sf.StringVar(&f.databaseURL, "database-url", "", "sqlite://PATH, postgres://… or mongodb://… (DATABASE_URL)")
 	sf.IntVar(&f.maxRetries, "max-retries", 5, "retries after the first try (MAX_RETRIES)")
 	sf.Int64Var(&f.retryBase, "retry-base-delay", 5000, "milliseconds before the first retry (RETRY_BASE_DELAY)")
 	sf.BoolVar(&f.allowPrivate, "allow-private-destinations", false, "let deliveries reach loopback and private addresses (HOOKD_ALLOW_PRIVATE_DESTINATIONS)")
@@ -117,7 +117,7 @@ once). SIGINT or SIGTERM stops it gracefully.`,
 		Short: "Run delivery only, beside hookd serve --role api on a shared store",
 		Long: `worker runs the delivery engine and the operations endpoints (/healthz,
 /readyz, /debug/status) on PORT, and nothing else. It needs a store that
-several processes share (DATABASE_URL=postgres://…): run as many as the
+several processes share (DATABASE_URL=postgres://… or mongodb://…): run as many as the
 destinations need beside hookd serve --role api.`,
 		Example: `  DATABASE_URL=postgres://hookd@db/hookd REDIS_URL=redis://cache:6379 hookd worker --port 4001`,
 		Args:    cobra.NoArgs,

@@ -22,7 +22,8 @@ DATABASE_URL (or --database-url) names, then exits. hookd serve and hookd
 worker also migrate on start unless HOOKD_MIGRATE=false (--no-migrate);
 running migrate first lets a rollout start every new process without it.
 Several processes migrating at once is safe: PostgreSQL migrations take an
-advisory lock.`,
+advisory lock. On MongoDB it ensures the collections and indexes, as every
+start does.`,
 		Example: `  DATABASE_URL=postgres://hookd@db/hookd hookd migrate`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -39,6 +40,6 @@ advisory lock.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&f.databaseURL, "database-url", "", "sqlite://PATH or postgres://… (DATABASE_URL)")
+	cmd.Flags().StringVar(&f.databaseURL, "database-url", "", "sqlite://PATH, postgres://… or mongodb://… (DATABASE_URL)")
 	return cmd
 }

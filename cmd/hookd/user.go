@@ -34,7 +34,7 @@ type storeFlags struct {
 
 // register adds --database-url to a parent command, for all its children.
 func (f *storeFlags) register(cmd *cobra.Command) {
-	cmd.PersistentFlags().StringVar(&f.databaseURL, "database-url", "", "sqlite://PATH or postgres://… (DATABASE_URL)")
+	cmd.PersistentFlags().StringVar(&f.databaseURL, "database-url", "", "sqlite://PATH, postgres://… or mongodb://… (DATABASE_URL)")
 }
 
 // resolveURL returns the DATABASE_URL the configuration names, or the

@@ -59,8 +59,9 @@ type Options struct {
 	DeferDelivery bool
 	// Dir holds the store; a temporary directory when empty.
 	Dir string
-	// DatabaseURL, when set, is the store instead (postgres://…); it
-	// should be empty, since the figures count only this run's events.
+	// DatabaseURL, when set, is the store instead (postgres://… or
+	// mongodb://…); it should be empty, since the figures count only this
+	// run's events.
 	DatabaseURL string
 	// RedisURL and RedisPrefix, when set, use the Redis queue.
 	RedisURL, RedisPrefix string
@@ -120,7 +121,10 @@ and the process's peak RSS (which includes the senders and the receiver).
 With --worker-processes N (and --database-url postgres://…), the in-process
 hookd only ingests (role api) and N "hookd worker" processes of the same
 binary deliver, sharing its store, queue and catalog; with --defer-delivery
-they start when sending ends, and the drain is timed from their start.`,
+they start when sending ends, and the drain is timed from their start.
+--database-url mongodb://… runs on the MongoDB store (in-process delivery
+only: worker processes need PostgreSQL here, since on FerretDB, the test
+server, only one process may write a database).`,
 		Example: `  hookd bench --duration 30s --senders 64
   hookd bench --rate 2000 --destinations 4 --json
   hookd bench --database-url postgres://hookd@localhost/bench --redis-url redis://localhost:6379 --worker-processes 2`,
@@ -143,7 +147,7 @@ they start when sending ends, and the drain is timed from their start.`,
 	f.StringVar(&opts.Dir, "dir", "", "directory for the store (default: a temporary one)")
 	f.StringVar(&opts.RedisURL, "redis-url", "", "use the Redis queue (redis://…)")
 	f.StringVar(&opts.RedisPrefix, "redis-prefix", "hookd_bench:", "prefix of the benchmark's Redis keys")
-	f.StringVar(&opts.DatabaseURL, "database-url", "", "use this store instead of a temporary SQLite file (postgres://…; use an empty database or schema)")
+	f.StringVar(&opts.DatabaseURL, "database-url", "", "use this store instead of a temporary SQLite file (postgres://… or mongodb://…; use an empty database or schema)")
 	f.IntVar(&opts.WorkerProcesses, "worker-processes", 0, "deliver with this many hookd worker processes, --workers each (0: in-process; needs --database-url postgres://…)")
 	f.StringVar(&opts.HookdBinary, "hookd-binary", "", "binary to run as hookd worker (default: this executable)")
 	f.BoolVar(&opts.JSON, "json", false, "print the result as JSON")
@@ -459,12 +463,23 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	return res, errors.Join(lostErr, stopErr)
 }
 
-// storeText names the store without credentials: a PostgreSQL URL by host
-// and database, SQLite by its file.
+// storeText names the store without credentials: a PostgreSQL or MongoDB
+// URL by host(s) and database, SQLite by its file.
 func storeText(databaseURL string) string {
 	u, err := url.Parse(databaseURL)
 	if err != nil {
-		return "(unparsable URL)"
+		// The MongoDB driver takes what net/url refuses, such as a
+		// password with a bare %: drop the credentials and the options by
+		// hand.
+		scheme, rest, ok := strings.Cut(databaseURL, "://")
+		if !ok || !strings.HasPrefix(scheme, "mongodb") {
+			return "(unparsable URL)"
+		}
+		if at := strings.LastIndex(rest, "@"); at >= 0 {
+			rest = rest[at+1:]
+		}
+		rest, _, _ = strings.Cut(rest, "?")
+		return scheme + "://" + rest
 	}
 	if u.Scheme == "sqlite" {
 		return strings.TrimPrefix(databaseURL, "sqlite://")

@@ -26,8 +26,9 @@ type Config struct {
 	Port int
 	// Host is the address to bind. Default "" (all interfaces).
 	Host string
-	// DatabaseURL selects the store: sqlite://PATH. Default
-	// sqlite://./data/hookd.db.
+	// DatabaseURL selects the store: sqlite://PATH (one process),
+	// postgres://… or mongodb://… / mongodb+srv://… (shared by several
+	// processes; on FerretDB only one). Default sqlite://./data/hookd.db.
 	DatabaseURL string
 	// RedisURL selects the queue; empty (the default) is the embedded queue.
 	RedisURL string
@@ -314,6 +315,12 @@ func (c *Config) SQLitePath() (string, bool) {
 	return p, ok
 }
 
+// IsMongo reports whether DatabaseURL names MongoDB (mongodb:// or
+// mongodb+srv://).
+func (c *Config) IsMongo() bool {
+	return strings.HasPrefix(c.DatabaseURL, "mongodb://") || strings.HasPrefix(c.DatabaseURL, "mongodb+srv://")
+}
+
 // Validate checks the settings that do not come from the file (LoadFile
 // checks those) and returns every problem, each naming its variable.
 func (c *Config) Validate() error {
@@ -327,8 +334,19 @@ func (c *Config) Validate() error {
 			errs = append(errs, errors.New("DATABASE_URL: sqlite:// needs a file path, such as sqlite://./data/hookd.db"))
 		}
 	case strings.HasPrefix(c.DatabaseURL, "postgres://"), strings.HasPrefix(c.DatabaseURL, "postgresql://"):
+	case c.IsMongo():
+		// The driver parses the rest (hosts, options) when the store opens;
+		// an empty host list is caught here, where the error can name the
+		// variable, rather than as a driver error at start.
+		rest := c.DatabaseURL[strings.Index(c.DatabaseURL, "://")+3:]
+		if at := strings.LastIndex(rest, "@"); at >= 0 {
+			rest = rest[at+1:]
+		}
+		if hosts, _, _ := strings.Cut(rest, "/"); strings.TrimSpace(hosts) == "" || strings.HasPrefix(hosts, "?") {
+			errs = append(errs, errors.New("DATABASE_URL: mongodb:// needs a host, such as mongodb://127.0.0.1:27017/hookd"))
+		}
 	default:
-		errs = append(errs, fmt.Errorf("DATABASE_URL: %q must start with sqlite:// or postgres://", c.DatabaseURL))
+		errs = append(errs, fmt.Errorf("DATABASE_URL: %q must start with sqlite://, postgres://, mongodb:// or mongodb+srv://", c.DatabaseURL))
 	}
 	if c.RedisURL != "" {
 		if !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
@@ -370,7 +388,7 @@ func (c *Config) Validate() error {
 	case RoleAll:
 	case RoleAPI, RoleWorker:
 		if strings.HasPrefix(c.DatabaseURL, "sqlite://") {
-			errs = append(errs, fmt.Errorf("HOOKD_ROLE: %q needs a store that several processes share (DATABASE_URL=postgres://…); the embedded SQLite store serves one process, which runs every role", c.Role))
+			errs = append(errs, fmt.Errorf("HOOKD_ROLE: %q needs a store that several processes share (DATABASE_URL=postgres://… or mongodb://…); the embedded SQLite store serves one process, which runs every role", c.Role))
 		}
 	default:
 		errs = append(errs, fmt.Errorf("HOOKD_ROLE: %q is not all, api or worker", c.Role))
