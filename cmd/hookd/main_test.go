@@ -26,8 +26,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookd/hookd/internal/app"
+	"github.com/hookd/hookd/internal/config"
+	"github.com/hookd/hookd/internal/mongotest"
 	"github.com/hookd/hookd/internal/receiver"
-	"github.com/hookd/hookd/internal/store/sqlite"
+	"github.com/hookd/hookd/internal/store"
 	"github.com/hookd/hookd/internal/webhook"
 )
 
@@ -64,9 +67,40 @@ func buildAndRun(m *testing.M) int {
 // webhooks is arriving and deliveries are in flight (and, in the second
 // case, retries are scheduled), restarts it on the same database, and
 // checks that every webhook that got 202 reaches the receiver and ends in
-// success in the store.
+// success in the store, and that a provider delivery id sent again, before
+// or after the crash, answers with the first event's id and stores nothing.
 func TestKillDashNineMidBurst(t *testing.T) {
 	t.Parallel()
+	for _, tc := range burstReceivers() {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			killMidBurst(t, tc.behavior, burstStore{killAfter: 300, wait: 30 * time.Second})
+		})
+	}
+}
+
+// TestKillDashNineMidBurstMongo is TestKillDashNineMidBurst on the MongoDB
+// store (FerretDB from internal/mongotest, or HOOKD_TEST_MONGODB_URL), a
+// database per case. The burst is smaller because FerretDB over SQLite
+// scans the collection for every claim. MongoDB is a store several
+// processes may share, so the restarted process does not release the
+// killed one's leases at start: they run out (the destination's 5 s
+// timeout plus 30 s), and the waits allow for that.
+func TestKillDashNineMidBurstMongo(t *testing.T) {
+	t.Parallel()
+	for _, tc := range burstReceivers() {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			killMidBurst(t, tc.behavior, burstStore{url: mongotest.Database(t, "hookd_crash"), killAfter: 100, wait: 90 * time.Second})
+		})
+	}
+}
+
+// burstReceivers are the receivers a crash test delivers to.
+func burstReceivers() []struct {
+	name     string
+	behavior receiver.Behavior
+} {
 	// Slow enough that a backlog builds and attempts are in flight when
 	// the process dies.
 	slowly := func(ctx context.Context, status int) int {
@@ -77,7 +111,7 @@ func TestKillDashNineMidBurst(t *testing.T) {
 			return status
 		}
 	}
-	cases := []struct {
+	return []struct {
 		name     string
 		behavior receiver.Behavior
 	}{
@@ -89,24 +123,38 @@ func TestKillDashNineMidBurst(t *testing.T) {
 			return slowly(ctx, http.StatusOK)
 		}},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			killMidBurst(t, tc.behavior)
-		})
-	}
 }
 
-func killMidBurst(t *testing.T, behavior receiver.Behavior) {
+// burstStore is the store a crash test runs hookd on, and the burst's
+// size and waits there.
+type burstStore struct {
+	// url is the DATABASE_URL; empty is a SQLite file in the test's
+	// directory.
+	url string
+	// killAfter is how many accepted webhooks trigger the SIGKILL.
+	killAfter int
+	// wait bounds each wait for deliveries after the restart.
+	wait time.Duration
+}
+
+// resendEvery picks the webhooks of a burst that are sent again with the
+// same provider delivery id: at once, and after the restart.
+const resendEvery = 5
+
+func killMidBurst(t *testing.T, behavior receiver.Behavior, db burstStore) {
 	const (
-		total     = 3000
-		killAfter = 300 // accepted webhooks before SIGKILL
-		senders   = 24
+		total   = 3000 // at most; the senders stop at the kill
+		senders = 24
 	)
 	dir := t.TempDir()
 	arrived := newArrivedSet()
 	rcv := startReceiver(t, behavior, arrived.add)
 	env, args := serveSetup(t, dir, rcv.URL(), "max_in_flight: 4", false)
+	database := sqliteURL(dir)
+	if db.url != "" {
+		database = db.url
+		env = append(env, "DATABASE_URL="+database) // the last one wins
+	}
 	// A receiver failing every first try would open the circuit breaker
 	// (every probe is a first try) and hold the backlog past the test's
 	// wait; this test is about crashes, not the breaker.
@@ -118,6 +166,7 @@ func killMidBurst(t *testing.T, behavior receiver.Behavior) {
 	var (
 		mu            sync.Mutex
 		accepted      = map[int]string{} // n → event id
+		badResends    []string
 		next          atomic.Int64
 		killOnce      sync.Once
 		killed        = make(chan struct{})
@@ -137,15 +186,27 @@ func killMidBurst(t *testing.T, behavior receiver.Behavior) {
 					return
 				default:
 				}
-				id, ok := postAccepted(client, base, n)
+				r, ok := postBurst(client, base, n)
 				if !ok {
 					continue // refused or cut off by the kill: no promise was made
 				}
 				mu.Lock()
-				accepted[n] = id
+				accepted[n] = r.ID
 				count := len(accepted)
+				if r.Duplicate {
+					badResends = append(badResends, fmt.Sprintf("webhook %d: first send answered duplicate", n))
+				}
 				mu.Unlock()
-				if count >= killAfter {
+				if n%resendEvery == 0 {
+					// The same provider delivery id again, while the
+					// burst goes on.
+					if again, ok := postBurst(client, base, n); ok && (again.ID != r.ID || !again.Duplicate) {
+						mu.Lock()
+						badResends = append(badResends, fmt.Sprintf("webhook %d sent again: %+v; want id %s, duplicate", n, again, r.ID))
+						mu.Unlock()
+					}
+				}
+				if count >= db.killAfter {
 					killOnce.Do(func() {
 						arrivedAtKill = arrived.len()
 						first.signal(t, syscall.SIGKILL)
@@ -159,7 +220,7 @@ func killMidBurst(t *testing.T, behavior receiver.Behavior) {
 	select {
 	case <-killed:
 	default:
-		t.Fatalf("the burst ended with %d accepted, below the kill threshold %d", len(accepted), killAfter)
+		t.Fatalf("the burst ended with %d accepted, below the kill threshold %d", len(accepted), db.killAfter)
 	}
 	if code := first.waitExit(t, 10*time.Second); code != -1 {
 		t.Errorf("killed hookd exited with code %d; want death by signal", code)
@@ -168,12 +229,26 @@ func killMidBurst(t *testing.T, behavior receiver.Behavior) {
 
 	second := startHookd(t, dir, env, args...)
 	base = second.waitReady(t, 20*time.Second)
-	if missing := arrived.waitAll(t, slices.Collect(maps.Keys(accepted)), 30*time.Second); len(missing) > 0 {
+	// Provider delivery ids accepted before the kill are still known.
+	resent := 0
+	for n, id := range accepted {
+		if n%resendEvery != 1 {
+			continue
+		}
+		resent++
+		if r, ok := postBurst(client, base, n); !ok || r.ID != id || !r.Duplicate {
+			badResends = append(badResends, fmt.Sprintf("webhook %d sent again after the restart: %+v (accepted %v); want id %s, duplicate", n, r, ok, id))
+		}
+	}
+	if resent == 0 {
+		t.Errorf("no accepted webhook to send again after the restart among %d", len(accepted))
+	}
+	if missing := arrived.waitAll(t, slices.Collect(maps.Keys(accepted)), db.wait); len(missing) > 0 {
 		t.Errorf("%d accepted webhooks never arrived after the restart: %v", len(missing), missing)
 	}
 	// Webhooks that arrived before the kill but whose attempt was not
 	// recorded are sent again: wait for those too.
-	waitDrained(t, base, 30*time.Second)
+	waitDrained(t, base, db.wait)
 	second.signal(t, syscall.SIGTERM)
 	if code := second.waitExit(t, 15*time.Second); code != 0 {
 		t.Fatalf("restarted hookd exited with %d after SIGTERM; want 0\n%s", code, second.stderr.String())
@@ -181,11 +256,16 @@ func killMidBurst(t *testing.T, behavior receiver.Behavior) {
 	if unstable := arrived.unstableIDs(); len(unstable) > 0 {
 		t.Errorf("deliveries that arrived under several webhook-ids across the restart: %v", unstable)
 	}
-	for n, d := range storedDeliveries(t, dir, accepted) {
+	for _, b := range badResends {
+		t.Error(b)
+	}
+	st := openStore(t, database)
+	for n, d := range storedDeliveries(t, st, accepted) {
 		if d.Status != webhook.StatusSuccess {
 			t.Errorf("webhook %d: delivery %s is %s after %d attempts; want success", n, d.ID, d.Status, d.Attempts)
 		}
 	}
+	checkOneEventPerKey(t, st, accepted)
 }
 
 // TestGracefulShutdown sends SIGTERM while deliveries to a slow receiver
@@ -346,7 +426,7 @@ func TestGracefulShutdown(t *testing.T) {
 			if dups := arrived.duplicates(); len(dups) > 0 {
 				t.Errorf("webhooks delivered more than once across a graceful restart (n: times): %v", dups)
 			}
-			for n, d := range storedDeliveries(t, dir, accepted) {
+			for n, d := range storedDeliveries(t, openStore(t, sqliteURL(dir)), accepted) {
 				if d.Status != webhook.StatusSuccess || d.Attempts != 1 {
 					t.Errorf("webhook %d: delivery %s is %s after %d attempts; want success after 1 (a handed-back attempt is not counted)",
 						n, d.ID, d.Status, d.Attempts)
@@ -460,7 +540,7 @@ destinations:
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	database := "sqlite://" + filepath.Join(dir, "data", "hookd.db")
+	database := sqliteURL(dir)
 	if viaFlags {
 		env = baseEnv(dir,
 			"DATABASE_URL=sqlite://"+filepath.Join(dir, "not-this.db"),
@@ -741,27 +821,101 @@ func waitDrained(t *testing.T, base string, timeout time.Duration) {
 // postAccepted sends webhook {"n": n} to the source "burst" and returns
 // the event id when it was accepted.
 func postAccepted(c *http.Client, base string, n int) (string, bool) {
-	status, raw, err := post(c, base+"/webhook/burst", fmt.Appendf(nil, `{"n":%d}`, n))
-	if err != nil || status != http.StatusAccepted {
-		return "", false
-	}
-	var r struct{ ID string }
-	if err := json.Unmarshal(raw, &r); err != nil || r.ID == "" {
-		return "", false
-	}
-	return r.ID, true
+	r, ok := postBurst(c, base, n)
+	return r.ID, ok
 }
 
-// storedDeliveries opens the database of a stopped hookd in dir and returns
-// the one delivery of each accepted event, by n.
-func storedDeliveries(t *testing.T, dir string, accepted map[int]string) map[int]webhook.Delivery {
+// burstReply is ingest's answer to an accepted webhook.
+type burstReply struct {
+	ID        string `json:"id"`
+	Duplicate bool   `json:"duplicate"`
+}
+
+// postBurst sends webhook {"n": n} to the source "burst" with provider
+// delivery id (Idempotency-Key) burstKey(n), and returns ingest's answer
+// when it was accepted.
+func postBurst(c *http.Client, base string, n int) (burstReply, bool) {
+	req, err := http.NewRequest(http.MethodPost, base+"/webhook/burst", bytes.NewReader(fmt.Appendf(nil, `{"n":%d}`, n)))
+	if err != nil {
+		return burstReply{}, false
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", burstKey(n))
+	resp, err := c.Do(req)
+	if err != nil {
+		return burstReply{}, false
+	}
+	defer resp.Body.Close()
+	var r burstReply
+	if resp.StatusCode != http.StatusAccepted || json.NewDecoder(resp.Body).Decode(&r) != nil || r.ID == "" {
+		return burstReply{}, false
+	}
+	return r, true
+}
+
+func burstKey(n int) string { return fmt.Sprintf("burst-%d", n) }
+
+// sqliteURL is the DATABASE_URL of the SQLite file of a hookd run in dir.
+func sqliteURL(dir string) string { return "sqlite://" + filepath.Join(dir, "data", "hookd.db") }
+
+// openStore opens the store of a stopped hookd by its DATABASE_URL, as
+// the administrative commands do; it is closed when the test ends.
+func openStore(t *testing.T, databaseURL string) store.Store {
+	t.Helper()
+	st, err := app.OpenShared(context.Background(), config.Config{DatabaseURL: databaseURL})
+	if err != nil {
+		t.Fatalf("open the store %s: %v", databaseURL, err)
+	}
+	t.Cleanup(func() {
+		if err := st.Close(); err != nil {
+			t.Errorf("close the store: %v", err)
+		}
+	})
+	return st
+}
+
+// checkOneEventPerKey lists every stored event and checks that each holds
+// one webhook of the burst under its provider delivery id, that no
+// webhook was stored twice, and that each accepted one is stored under
+// the id its 202 gave.
+func checkOneEventPerKey(t *testing.T, st store.Store, accepted map[int]string) {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "data", "hookd.db"))
-	if err != nil {
-		t.Fatalf("open the database: %v", err)
+	byN := map[int]string{}
+	before := ""
+	for {
+		page, err := st.EventList(ctx, store.EventListParams{Source: "burst", Before: before, Limit: 500, NoTotal: true})
+		if err != nil {
+			t.Fatalf("list events: %v", err)
+		}
+		for _, e := range page.Items {
+			var n int
+			if _, err := fmt.Sscanf(e.IdempotencyKey, "burst-%d", &n); err != nil || burstKey(n) != e.IdempotencyKey {
+				t.Errorf("event %s has idempotency key %q; want burst-<n>", e.ID, e.IdempotencyKey)
+				continue
+			}
+			if other, ok := byN[n]; ok {
+				t.Errorf("webhook %d is stored twice: events %s and %s", n, other, e.ID)
+			}
+			byN[n] = e.ID
+		}
+		if len(page.Items) < 500 {
+			break
+		}
+		before = page.Items[len(page.Items)-1].ID
 	}
-	defer st.Close()
+	for n, id := range accepted {
+		if byN[n] != id {
+			t.Errorf("webhook %d: stored as event %q; its 202 said %s", n, byN[n], id)
+		}
+	}
+	t.Logf("%d events stored for %d accepted webhooks (the rest were stored when the kill cut off their answer)", len(byN), len(accepted))
+}
+
+// storedDeliveries returns the one delivery of each accepted event, by n.
+func storedDeliveries(t *testing.T, st store.Store, accepted map[int]string) map[int]webhook.Delivery {
+	t.Helper()
+	ctx := context.Background()
 	out := make(map[int]webhook.Delivery, len(accepted))
 	for n, id := range accepted {
 		ds, err := st.DeliveryListByEvent(ctx, id)
