@@ -16,6 +16,7 @@
 package limit
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -49,6 +50,11 @@ type Options struct {
 	// Logger hears refusals at debug level (a flood must not flood the
 	// log). Default: discard.
 	Logger *slog.Logger
+	// Refused, when set, hears every refusal with the HTTP status
+	// answered (413, 429, 503), for metrics. source is empty when the
+	// name is not a configured source, so that a sender inventing names
+	// cannot grow a label set without bound.
+	Refused func(source string, status int)
 }
 
 // Refusal codes in the JSON error body, for senders and dashboards.
@@ -98,6 +104,14 @@ func (g *Guard) InFlight() int { return len(g.slots) }
 func (g *Guard) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := g.admit(w, r, next); err != nil {
+			var he *httpx.Error
+			if g.opts.Refused != nil && errors.As(err, &he) {
+				name := r.PathValue("source")
+				if _, ok := g.opts.Catalog.Source(name); !ok {
+					name = ""
+				}
+				g.opts.Refused(name, he.Status)
+			}
 			httpx.WriteError(w, r, g.opts.Logger, err)
 		}
 	})

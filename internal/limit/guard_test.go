@@ -3,6 +3,7 @@ package limit_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -249,5 +250,41 @@ func TestGuardConcurrencyCap(t *testing.T) {
 	}
 	if a := f.post(t, "limited", strings.NewReader("x")); a.status != http.StatusAccepted {
 		t.Errorf("rate-limited source once a slot is free: %+v; want 202 (its token was given back)", a)
+	}
+}
+
+// TestGuardReportsRefusals checks that every refusal reaches the Refused
+// hook with its status, and that a name that is not a source is reported
+// as "" so that metrics labels stay bounded.
+func TestGuardReportsRefusals(t *testing.T) {
+	t.Parallel()
+	type refusal struct {
+		source string
+		status int
+	}
+	var mu sync.Mutex
+	var got []refusal
+	opts := limit.Options{MaxBodyBytes: 10, MaxConcurrent: 1, Refused: func(source string, status int) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, refusal{source, status})
+	}}
+	f := setup(t, opts, true, webhook.Source{Name: "s", RateLimit: 1, RateBurst: 1}, webhook.Source{Name: "free"})
+	f.post(t, "s", strings.NewReader(strings.Repeat("x", 11)))        // 413
+	f.post(t, "invented", strings.NewReader(strings.Repeat("x", 11))) // 413, not a source
+	done := make(chan answer)
+	go func() { done <- f.post(t, "s", strings.NewReader("{}")) }() // takes the token and the one slot
+	<-f.entered
+	f.post(t, "s", strings.NewReader("{}"))    // 429: no token left
+	f.post(t, "free", strings.NewReader("{}")) // 503: the slot is taken
+	f.hold <- struct{}{}
+	if a := <-done; a.status != http.StatusAccepted {
+		t.Fatalf("held request: %+v", a)
+	}
+	want := []refusal{{"s", 413}, {"", 413}, {"s", 429}, {"free", 503}}
+	mu.Lock()
+	defer mu.Unlock()
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("refusals = %v, want %v", got, want)
 	}
 }
