@@ -51,7 +51,7 @@ func internal(name string) string { return module + "/internal/" + name }
 func TestDependencies(t *testing.T) {
 	t.Parallel()
 	pkgs := list(t)
-	concrete := []string{internal("app"), internal("store/sqlite"), internal("store/postgres"), internal("queue/embedded"), internal("queue/redis")}
+	concrete := []string{internal("app"), internal("store/sqlite"), internal("store/postgres"), internal("store/mongo"), internal("queue/embedded"), internal("queue/redis")}
 	rules := []struct {
 		pkg       string
 		forbidden []string
@@ -78,6 +78,13 @@ func TestDependencies(t *testing.T) {
 		{pkg: internal("verify"), forbidden: append(concrete, internal("ingest"), internal("delivery"), internal("api"), internal("store"))},
 		{pkg: internal("limit"), forbidden: append(concrete, internal("ingest"), internal("delivery"), internal("api"), internal("store"))},
 		{pkg: internal("web"), stdlib: true},
+		// Observability reads what features report through small
+		// interfaces of its own; features never import it.
+		{pkg: internal("metrics"), forbidden: append(concrete, internal("ingest"), internal("delivery"), internal("api"))},
+		{pkg: internal("tracing"), forbidden: append(concrete, internal("ingest"), internal("delivery"), internal("api"), internal("store"))},
+		{pkg: internal("retention"), forbidden: append(concrete, internal("ingest"), internal("delivery"), internal("api"))},
+		// The expression engine is a leaf every feature may use.
+		{pkg: internal("expr"), forbidden: append(concrete, internal("ingest"), internal("delivery"), internal("api"), internal("store"), internal("catalog"))},
 		// The client speaks to a running hookd over HTTP only (it shares
 		// the API's types, not its stores).
 		{pkg: internal("client"), forbidden: append(concrete, internal("ingest"), internal("delivery"))},
@@ -96,6 +103,15 @@ func TestDependencies(t *testing.T) {
 				if dep == f {
 					t.Errorf("%s must not depend on %s", r.pkg, f)
 				}
+			}
+		}
+	}
+	// Features report to observability through interfaces they declare;
+	// only the composition root wires metrics and tracing to them.
+	for _, feature := range []string{internal("ingest"), internal("delivery"), internal("api")} {
+		for _, dep := range pkgs[feature].Deps {
+			if dep == internal("metrics") || dep == internal("tracing") {
+				t.Errorf("%s must not depend on %s", feature, dep)
 			}
 		}
 	}
