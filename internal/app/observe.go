@@ -43,6 +43,9 @@ func (o observer) Ingested(r *http.Request, rep ingest.Report) {
 	if rep.NotifyFailed {
 		o.metrics.QueueFailed(delivery.OpNotify)
 	}
+	for _, d := range rep.FilterErrors {
+		o.metrics.FilterFailed(d)
+	}
 	if rep.Source != "" { // no trace for scanners of made-up sources
 		o.tracer.Ingested(r.Context(), tracing.Ingest{Source: rep.Source, EventID: rep.EventID, Duplicate: rep.Duplicate,
 			Status: rep.Status, Started: rep.Started, Header: r.Header})

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hookd/hookd/internal/route"
 	"github.com/hookd/hookd/internal/store"
 	"github.com/hookd/hookd/internal/webhook"
 )
@@ -56,6 +57,10 @@ type snapshot struct {
 	destinations []webhook.Destination
 	byName       map[string]webhook.Destination
 	destOrigin   map[string]Origin
+	// filters and transforms hold the destinations' compiled programs by
+	// name, compiled once per snapshot rather than per event.
+	filters    map[string]*route.Filter
+	transforms map[string]*route.Transform
 }
 
 // Catalog is the live catalog. Its read methods are safe for concurrent use
@@ -139,6 +144,7 @@ func (c *Catalog) reload(ctx context.Context) error {
 	for _, n := range names {
 		snap.destinations = append(snap.destinations, snap.byName[n])
 	}
+	compilePrograms(snap, c.cur.Load())
 	c.cur.Store(snap)
 	return nil
 }
@@ -174,6 +180,62 @@ func (c *Catalog) Destinations() []webhook.Destination { return c.cur.Load().des
 func (c *Catalog) Destination(name string) (webhook.Destination, bool) {
 	d, ok := c.cur.Load().byName[name]
 	return d, ok
+}
+
+// Filter returns a destination's compiled filter, nil when it has none.
+// It is compiled from the Filter of the destination that Destinations
+// and Destination return in the same snapshot; a caller holding an older
+// or newer copy should compare Filter.Source with its Filter.
+func (c *Catalog) Filter(name string) *route.Filter { return c.cur.Load().filters[name] }
+
+// Transform returns a destination's compiled transform, nil when it has
+// none (see Filter).
+func (c *Catalog) Transform(name string) *route.Transform { return c.cur.Load().transforms[name] }
+
+// compilePrograms compiles the snapshot's filters and transforms. Both
+// were validated when saved; one that no longer compiles (stored by an
+// older version) is left out, and its users compile it themselves and
+// report the error where it matters (a filter error at ingest, a
+// transform error on the attempt). Programs unchanged since prev (nil at
+// first) are reused.
+func compilePrograms(snap, prev *snapshot) {
+	snap.filters, snap.transforms = map[string]*route.Filter{}, map[string]*route.Transform{}
+	for _, d := range snap.destinations {
+		if d.Filter != "" {
+			if f := prevFilter(prev, d); f != nil {
+				snap.filters[d.Name] = f
+			} else if f, err := route.CompileFilter(d.Filter); err == nil {
+				snap.filters[d.Name] = f
+			}
+		}
+		if d.Transform != "" {
+			if t := prevTransform(prev, d); t != nil {
+				snap.transforms[d.Name] = t
+			} else if t, err := route.CompileTransform(d.Transform); err == nil {
+				snap.transforms[d.Name] = t
+			}
+		}
+	}
+}
+
+func prevFilter(prev *snapshot, d webhook.Destination) *route.Filter {
+	if prev == nil {
+		return nil
+	}
+	if f := prev.filters[d.Name]; f != nil && f.Source() == d.Filter {
+		return f
+	}
+	return nil
+}
+
+func prevTransform(prev *snapshot, d webhook.Destination) *route.Transform {
+	if prev == nil {
+		return nil
+	}
+	if t := prev.transforms[d.Name]; t != nil && t.Source() == d.Transform {
+		return t
+	}
+	return nil
 }
 
 // DestinationOrigin says where a destination comes from ("" if unknown).

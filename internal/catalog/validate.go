@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/internal/egress"
+	"github.com/hookd/hookd/internal/route"
 	"github.com/hookd/hookd/internal/signing"
 	"github.com/hookd/hookd/internal/verify"
 	"github.com/hookd/hookd/internal/webhook"
@@ -183,6 +184,7 @@ func ValidateDestination(d webhook.Destination, sourceExists func(string) bool) 
 		}
 	}
 	validateHeaders(d.Headers, &p)
+	validatePrograms(&d, &p)
 	if d.Secret != "" {
 		if _, err := signing.NewSigner(d.Secret); err != nil {
 			p.add("secret", "%v", err)
@@ -223,6 +225,23 @@ func ValidateDestination(d webhook.Destination, sourceExists func(string) bool) 
 		p = append(p, fe)
 	}
 	return d, p.err()
+}
+
+// validatePrograms compiles a destination's filter and transform, so
+// that a program that does not compile is refused when it is declared,
+// naming its line and column, rather than failing every event. A program
+// of blanks is no program.
+func validatePrograms(d *webhook.Destination, p *problems) {
+	if strings.TrimSpace(d.Filter) == "" {
+		d.Filter = ""
+	} else if _, err := route.CompileFilter(d.Filter); err != nil {
+		p.add("filter", "%v", err)
+	}
+	if strings.TrimSpace(d.Transform) == "" {
+		d.Transform = ""
+	} else if _, err := route.CompileTransform(d.Transform); err != nil {
+		p.add("transform", "%v", err)
+	}
 }
 
 // NormalizeDestination validates d, fills its defaults, and generates a

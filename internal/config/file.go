@@ -79,6 +79,9 @@ type DestinationFile struct {
 	ClientCert      string `yaml:"client_cert"`
 	ClientKey       string `yaml:"client_key"`
 	FollowRedirects bool   `yaml:"follow_redirects"`
+	// Filter and Transform are jq programs (docs/routing.md).
+	Filter    string `yaml:"filter"`
+	Transform string `yaml:"transform"`
 }
 
 // FileError is a problem in the configuration file, located by line.
@@ -220,6 +223,7 @@ func (c *Config) LoadFile(path string) error {
 			Name: d.Name, URL: d.URL, Sources: d.Sources, EventTypes: d.EventTypes, Headers: d.Headers,
 			Secret: d.Secret, PreviousSecret: d.PreviousSecret, MaxInFlight: d.MaxInFlight, RateLimit: d.RateLimit,
 			CACert: d.CACert, ClientCert: d.ClientCert, ClientKey: d.ClientKey, FollowRedirects: d.FollowRedirects,
+			Filter: d.Filter, Transform: d.Transform,
 		}
 		if d.Timeout != "" {
 			t, err := time.ParseDuration(d.Timeout)

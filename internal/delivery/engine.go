@@ -644,6 +644,8 @@ func (e *Engine) attempt(job webhook.Job, token string) {
 		params.Status = webhook.StatusSuccess
 	case !ok:
 		params.Status = webhook.StatusPermanentFailure
+	case attempt.Reason == webhook.ReasonTransformError: // deterministic: fix the transform, then replay (transform.go)
+		params.Status = webhook.StatusPermanentFailure
 	default:
 		params.Status, params.NextAttemptAt = e.opts.Retry.Next(number, finished, retryAfter, e.opts.Random())
 	}
@@ -659,7 +661,8 @@ func (e *Engine) attempt(job webhook.Job, token string) {
 		return
 	}
 	e.observer().AttemptFinished(obsCtx, AttemptReport{Job: job, Params: params})
-	if ok && e.circuits != nil {
+	// A transform error says nothing of the receiver, which was not called.
+	if ok && e.circuits != nil && attempt.Reason != webhook.ReasonTransformError {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		e.circuits.record(ctx, d.Destination, params.Status == webhook.StatusSuccess, attempt.Error, finished)
 		cancel()
@@ -735,19 +738,19 @@ const maxDrain = 64 << 10
 func (e *Engine) send(dest webhook.Destination, job webhook.Job, extra http.Header) sendResult {
 	ctx, cancel := context.WithTimeout(e.hard, dest.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, dest.URL, bytes.NewReader(job.Event.Body))
+	out, ct, err := e.outbound(ctx, dest, job) // the destination's transform, if any (transform.go)
+	if err != nil {
+		return sendResult{err: err}
+	}
+	req, err := http.NewRequestWithContext(ctx, out.Method, out.URL, bytes.NewReader(out.Body))
 	if err != nil {
 		return sendResult{err: withReason(webhook.ReasonConfig, fmt.Errorf("bad destination URL: %w", err))}
 	}
 	for k, v := range extra {
 		req.Header[k] = v
 	}
-	for k, v := range dest.Headers {
+	for k, v := range out.Headers {
 		req.Header.Set(k, v)
-	}
-	ct := job.Event.ContentType
-	if ct == "" {
-		ct = "application/octet-stream"
 	}
 	req.Header.Set("Content-Type", ct)
 	req.Header.Set("User-Agent", e.opts.UserAgent)
@@ -758,7 +761,7 @@ func (e *Engine) send(dest webhook.Destination, job webhook.Job, extra http.Head
 	if err != nil {
 		return sendResult{err: withReason(webhook.ReasonConfig, fmt.Errorf("destination secret: %w", err))}
 	}
-	req.Header.Set(signing.HeaderSignature, signer.Sign(job.Delivery.ID, now, job.Event.Body))
+	req.Header.Set(signing.HeaderSignature, signer.Sign(job.Delivery.ID, now, out.Body))
 
 	client := e.opts.Client
 	if e.opts.Clients != nil {

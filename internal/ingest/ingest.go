@@ -27,6 +27,7 @@ import (
 	"github.com/hookd/hookd/internal/httpx"
 	"github.com/hookd/hookd/internal/ids"
 	"github.com/hookd/hookd/internal/queue"
+	"github.com/hookd/hookd/internal/route"
 	"github.com/hookd/hookd/internal/store"
 	"github.com/hookd/hookd/internal/stream"
 	"github.com/hookd/hookd/internal/verify"
@@ -47,6 +48,9 @@ type Notifier interface {
 type Catalog interface {
 	Source(name string) (webhook.Source, bool)
 	Destinations() []webhook.Destination
+	// Filter returns a destination's compiled filter (nil when it has
+	// none), compiled once when the destination was loaded or saved.
+	Filter(name string) *route.Filter
 }
 
 // Options configure a Handler.
@@ -89,6 +93,9 @@ type Report struct {
 	StoreFailed, NotifyFailed bool
 	// Started is when the request reached ingest.
 	Started time.Time
+	// FilterErrors names the destinations whose filter failed on the
+	// event (which therefore does not go to them).
+	FilterErrors []string
 }
 
 // Publisher takes live status changes.
@@ -232,14 +239,17 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rep *Report) err
 		return err
 	}
 	params := store.EventInsertParams{Event: ev}
+	fan := fanOut{h: h, req: r.Context(), ev: &ev}
 	for _, d := range h.opts.Catalog.Destinations() {
-		if d.Wants(ev.Source, ev.Type) {
+		if d.Wants(ev.Source, ev.Type) && (d.Filter == "" || fan.filterWants(d)) {
 			params.Deliveries = append(params.Deliveries, webhook.Delivery{
 				ID: ids.New(ids.Delivery), EventID: ev.ID, Destination: d.Name,
 				Status: webhook.StatusPending, NextAttemptAt: ev.ReceivedAt, CreatedAt: ev.ReceivedAt,
 			})
 		}
 	}
+	fan.done()
+	rep.FilterErrors = fan.failed
 	if len(params.Deliveries) == 0 {
 		params.Event.Status = webhook.StatusSuccess // nothing to deliver
 	}

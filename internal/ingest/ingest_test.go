@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/internal/queue"
+	"github.com/hookd/hookd/internal/route"
 	"github.com/hookd/hookd/internal/store"
 	"github.com/hookd/hookd/internal/webhook"
 )
@@ -324,6 +325,10 @@ func (c fakeCatalog) Source(name string) (webhook.Source, bool) {
 }
 
 func (c fakeCatalog) Destinations() []webhook.Destination { return c.destinations }
+
+// Filter returns nil: the handler then compiles the destination's filter
+// itself, as it does when the catalog changed between its reads.
+func (c fakeCatalog) Filter(string) *route.Filter { return nil }
 
 // testNow is the handler's clock in handler tests.
 var testNow = time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)

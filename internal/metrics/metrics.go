@@ -87,6 +87,7 @@ type Registry struct {
 	endToEnd       *prometheus.HistogramVec
 	storeErrors    *prometheus.CounterVec
 	queueErrors    *prometheus.CounterVec
+	filterErrors   *prometheus.CounterVec
 }
 
 // latencyBuckets span a fast receiver (5 ms) to a destination timeout
@@ -141,6 +142,11 @@ func New(opts Options) *Registry {
 		Name: "hookd_queue_errors_total",
 		Help: "Failed queue operations, by operation.",
 	}, []string{"op"})
+	r.filterErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "hookd_filter_errors_total",
+		Help: "Events a destination's filter failed on (a run-time error or its time limit), which therefore did not go to it, by destination.",
+	}, []string{"destination"})
+	r.reg.MustRegister(r.filterErrors)
 	r.reg.MustRegister(r.ingests, r.ingestDuration, r.attempts, r.attemptLatency, r.endToEnd, r.storeErrors, r.queueErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, op := range append([]string{OpQueueStats, OpDestinationStates}, opts.StoreOps...) {
@@ -203,6 +209,11 @@ func (r *Registry) Attempted(destination, outcome string, statusCode int, took, 
 
 // StoreFailed counts a failed store operation.
 func (r *Registry) StoreFailed(op string) { r.storeErrors.WithLabelValues(op).Inc() }
+
+// FilterFailed counts an event that destination's filter failed on.
+func (r *Registry) FilterFailed(destination string) {
+	r.filterErrors.WithLabelValues(destination).Inc()
+}
 
 // QueueFailed counts a failed queue operation.
 func (r *Registry) QueueFailed(op string) { r.queueErrors.WithLabelValues(op).Inc() }

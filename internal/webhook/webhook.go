@@ -144,6 +144,15 @@ type Destination struct {
 	// hookd to the receiver (mutual TLS).
 	ClientCert string
 	ClientKey  string
+	// Filter, when set, is a jq program (docs/routing.md) that an event the
+	// destination wants by source and type must also satisfy: it reads
+	// {source, type, headers, payload} and the event is delivered when its
+	// first value is neither false nor null.
+	Filter string `json:",omitempty"`
+	// Transform, when set, is a jq program (docs/routing.md) that reshapes
+	// the outbound request (method, url, headers, payload) before it is
+	// signed and sent.
+	Transform string `json:",omitempty"`
 	// FollowRedirects lets an attempt follow up to 5 redirects, each
 	// checked by the SSRF guard like the first address; off by default, as
 	// a 3xx answer is then a failed attempt.
