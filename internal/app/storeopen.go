@@ -34,6 +34,28 @@ func isMongo(url string) bool {
 // or MongoDB (shared by every process; collections and indexes ensured on
 // every start).
 func openStore(ctx context.Context, cfg config.Config) (store.Store, error) {
+	return compressing(cfg)(openStoreAs(ctx, cfg))
+}
+
+// bodyCompressor is implemented by every store driver.
+type bodyCompressor interface {
+	SetBodyCompression(over int)
+}
+
+// compressing applies HOOKD_COMPRESS_OVER to a store just opened.
+func compressing(cfg config.Config) func(store.Store, error) (store.Store, error) {
+	return func(st store.Store, err error) (store.Store, error) {
+		if err != nil {
+			return nil, err
+		}
+		if c, ok := st.(bodyCompressor); ok {
+			c.SetBodyCompression(cfg.CompressOver)
+		}
+		return st, nil
+	}
+}
+
+func openStoreAs(ctx context.Context, cfg config.Config) (store.Store, error) {
 	if isMongo(cfg.DatabaseURL) {
 		return mongo.Open(ctx, cfg.DatabaseURL)
 	}
@@ -75,6 +97,10 @@ func Migrate(ctx context.Context, cfg config.Config) error {
 // command beside running servers: SQLite without its process lock,
 // PostgreSQL as any process does.
 func OpenShared(ctx context.Context, cfg config.Config) (store.Store, error) {
+	return compressing(cfg)(openSharedAs(ctx, cfg))
+}
+
+func openSharedAs(ctx context.Context, cfg config.Config) (store.Store, error) {
 	if isMongo(cfg.DatabaseURL) {
 		return mongo.Open(ctx, cfg.DatabaseURL)
 	}

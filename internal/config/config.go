@@ -116,6 +116,11 @@ type Config struct {
 	// because deleting is the one step hookd cannot undo, and how long
 	// webhooks must be kept is the operator's decision, not hookd's.
 	Retention time.Duration
+	// CompressOver stores event bodies longer than this many bytes
+	// gzip-compressed (read back unchanged). HOOKD_COMPRESS_OVER. Default
+	// 0: every body stored as received, so that the events list's body
+	// search (q=) sees every body.
+	CompressOver int
 
 	// Sources and Destinations come from ConfigFile.
 	Sources      []webhook.Source
@@ -289,6 +294,7 @@ func (c *Config) FromEnv(env Lookup) error {
 	duration("HOOKD_DISABLE_AFTER", &c.DisableAfter)
 	duration("HOOKD_RETENTION", &c.Retention)
 	integer("HOOKD_MAX_CONCURRENT_INGESTS", &c.MaxConcurrentIngests)
+	integer("HOOKD_COMPRESS_OVER", &c.CompressOver)
 	if v, ok := env("HOOKD_MAX_BODY_BYTES"); ok && v != "" {
 		if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err != nil {
 			errs = append(errs, fmt.Errorf("HOOKD_MAX_BODY_BYTES: %q is not a whole number of bytes", v))
@@ -365,6 +371,9 @@ func (c *Config) Validate() error {
 	// Under an hour is almost surely a unit slip (720 read as
 	// milliseconds, 30m meant as months), and would delete events that a
 	// person may still want to look at.
+	if c.CompressOver < 0 {
+		errs = append(errs, fmt.Errorf("HOOKD_COMPRESS_OVER: %d is negative (0 stores every body as received)", c.CompressOver))
+	}
 	if c.Retention != 0 && c.Retention < time.Hour {
 		errs = append(errs, fmt.Errorf("HOOKD_RETENTION: %s is below 1h (0 keeps events forever)", c.Retention))
 	}
