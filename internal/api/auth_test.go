@@ -83,6 +83,13 @@ var openRoutes = map[string]bool{
 	"GET /api/openapi.json": true,
 }
 
+// readOnlyPosts take a POST for their body but change nothing, so any
+// signed-in user may call them.
+var readOnlyPosts = map[string]bool{
+	"POST /api/destinations/test-filter":   true,
+	"POST /api/destinations/try-transform": true,
+}
+
 // routePath fills a route pattern's wildcards with well-formed values of
 // things that do not exist.
 func routePath(pattern string) string {
@@ -116,7 +123,7 @@ func TestRouteAuth(t *testing.T) {
 	}
 	for _, rt := range routes {
 		key := rt.Method + " " + rt.Pattern
-		if rt.Method != "GET" && !rt.Write && !openRoutes[key] {
+		if rt.Method != "GET" && !rt.Write && !openRoutes[key] && !readOnlyPosts[key] {
 			t.Errorf("%s changes state but is not marked Write", key)
 		}
 		if openRoutes[key] {

@@ -126,6 +126,12 @@ type DestinationView struct {
 	ClientKeySet    bool           `json:"client_key_set"`
 	FollowRedirects bool           `json:"follow_redirects"`
 	Origin          catalog.Origin `json:"origin"`
+	// Filter is the destination's filter (docs/routing.md). Transform
+	// is shown to admins only, as it may hold credentials; others see
+	// TransformSet.
+	Filter       string `json:"filter,omitempty"`
+	Transform    string `json:"transform,omitempty"`
+	TransformSet bool   `json:"transform_set"`
 	// Health counts this process's attempts since it started (not durable,
 	// not shared between processes).
 	Health *HealthView `json:"health,omitempty"`
@@ -167,6 +173,9 @@ type DestinationRequest struct {
 	ClientCert      string `json:"client_cert"`
 	ClientKey       string `json:"client_key"`
 	FollowRedirects bool   `json:"follow_redirects"`
+	// Filter and Transform are jq programs (docs/routing.md); empty: none.
+	Filter    string `json:"filter"`
+	Transform string `json:"transform"`
 }
 
 // DestinationPatch is the body of PATCH /api/destinations/{name}: absent
@@ -186,6 +195,9 @@ type DestinationPatch struct {
 	ClientCert      *string `json:"client_cert"`
 	ClientKey       *string `json:"client_key"`
 	FollowRedirects *bool   `json:"follow_redirects"`
+	// "filter": "" and "transform": "" remove them.
+	Filter    *string `json:"filter"`
+	Transform *string `json:"transform"`
 }
 
 // RotateSecretRequest is the body of POST
@@ -424,6 +436,10 @@ func (s *Server) destinationView(r *http.Request, d webhook.Destination) Destina
 		RateLimit: d.RateLimit, CACert: d.CACert, ClientCert: d.ClientCert, ClientKeySet: d.ClientKey != "",
 		FollowRedirects: d.FollowRedirects, Origin: s.opts.Catalog.DestinationOrigin(d.Name),
 	}
+	v.Filter, v.TransformSet = d.Filter, d.Transform != ""
+	if admin {
+		v.Transform = d.Transform
+	}
 	if !d.PreviousSecretUntil.IsZero() {
 		until := d.PreviousSecretUntil
 		v.PreviousSecretUntil = &until
@@ -507,6 +523,7 @@ func (s *Server) createDestination(w http.ResponseWriter, r *http.Request) error
 		PreviousSecret: req.PreviousSecret, CACert: req.CACert, ClientCert: req.ClientCert, ClientKey: req.ClientKey,
 		FollowRedirects: req.FollowRedirects,
 	}
+	d.Filter, d.Transform = req.Filter, req.Transform
 	if req.PreviousSecretUntil != nil {
 		d.PreviousSecretUntil = req.PreviousSecretUntil.UTC()
 	}
@@ -586,6 +603,12 @@ func (s *Server) patchDestination(w http.ResponseWriter, r *http.Request) error 
 	}
 	if req.FollowRedirects != nil {
 		d.FollowRedirects = *req.FollowRedirects
+	}
+	if req.Filter != nil {
+		d.Filter = *req.Filter
+	}
+	if req.Transform != nil {
+		d.Transform = *req.Transform
 	}
 	d, err = s.opts.Catalog.PutDestination(r.Context(), d, false)
 	if err != nil {

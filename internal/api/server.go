@@ -108,7 +108,7 @@ type Route struct {
 // Routes returns the route table.
 func (s *Server) Routes() []Route {
 	var all []Route
-	for _, group := range [][]Route{s.authRoutes(), s.webhookRoutes(), s.actionRoutes(), s.catalogRoutes(), s.destinationStateRoutes(), s.streamRoutes(), s.reportRoutes(), s.docRoutes()} {
+	for _, group := range [][]Route{s.authRoutes(), s.webhookRoutes(), s.actionRoutes(), s.catalogRoutes(), s.routingRoutes(), s.destinationStateRoutes(), s.streamRoutes(), s.reportRoutes(), s.docRoutes()} {
 		all = append(all, group...)
 	}
 	return all
