@@ -88,6 +88,19 @@ type Store interface {
 	// DeliveryRequeueDead does the same for every permanent_failure
 	// delivery matching the filter, or only counts them when DryRun is set.
 	DeliveryRequeueDead(ctx context.Context, params DeliveryRequeueDeadParams) (int, error)
+	// DeliveryRequeueDeadBatch requeues, as DeliveryRequeueDead does, the
+	// params.Limit matching dead deliveries with the lowest ids after
+	// params.After (all of them when Limit is 0), in one transaction
+	// (MongoDB: one atomic write per event), and returns them in id order
+	// with their new status. A bulk replay pages through the dead letters
+	// with it, so each transaction stays short and each delivery is moved
+	// at most once per replay even if it dies again meanwhile. DryRun is
+	// ignored.
+	DeliveryRequeueDeadBatch(ctx context.Context, params DeliveryRequeueDeadParams) ([]webhook.Delivery, error)
+	// DeliveryCountDeadByReason counts the permanent_failure deliveries
+	// matching params by their last attempt's failure reason; reasons with
+	// none are left out.
+	DeliveryCountDeadByReason(ctx context.Context, params DeliveryCountDeadParams) ([]ReasonCount, error)
 	// DeliveryInsertMany adds deliveries to stored events (a replay) and
 	// recomputes those events' status.
 	DeliveryInsertMany(ctx context.Context, deliveries []webhook.Delivery) error
@@ -317,9 +330,41 @@ type DeliveryRequeueParams struct {
 type DeliveryRequeueDeadParams struct {
 	Source      string
 	Destination string
-	From, To    time.Time
-	Now         time.Time
-	DryRun      bool
+	// From and To bound the events' received time, from inclusive, to
+	// exclusive.
+	From, To time.Time
+	// EventIDs, when not empty, keeps only the dead deliveries of these
+	// events: a retry of a selection is one call (and one transaction).
+	EventIDs []string
+	// Reason keeps only the deliveries whose last attempt failed for it.
+	Reason webhook.FailureReason
+	// DeadBefore keeps only the deliveries that died (were last updated)
+	// at or before it: a replay takes the dead letters as they were when
+	// it started, not those that die while it runs.
+	DeadBefore time.Time
+	// After and Limit page DeliveryRequeueDeadBatch by delivery id.
+	After string
+	Limit int
+	Now   time.Time
+	// DryRun only counts.
+	DryRun bool
+}
+
+// DeliveryCountDeadParams filters DeliveryCountDeadByReason. Zero fields
+// do not filter.
+type DeliveryCountDeadParams struct {
+	Source      string
+	Destination string
+	// From and To bound the events' received time, from inclusive, to
+	// exclusive.
+	From, To time.Time
+}
+
+// ReasonCount is how many dead deliveries failed last for one reason.
+// Reason is empty for deliveries that died before reasons were recorded.
+type ReasonCount struct {
+	Reason webhook.FailureReason
+	Count  int64
 }
 
 // UserUpdateParams changes a user; nil fields stay as they are.

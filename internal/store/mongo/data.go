@@ -88,7 +88,7 @@ func (s *Store) EventImportMany(ctx context.Context, records []store.EventRecord
 			for _, a := range dr.Attempts {
 				d.Log = append(d.Log, attemptDoc{
 					ID: a.ID, Number: a.Number, Started: tm(a.StartedAt), Duration: a.Duration.Microseconds(),
-					Code: a.StatusCode, Body: a.ResponseBody, Error: a.Error,
+					Code: a.StatusCode, Body: a.ResponseBody, Error: a.Error, Reason: string(a.Reason),
 				})
 			}
 			e.Deliveries = append(e.Deliveries, d)

@@ -212,11 +212,7 @@ func (s *Store) DeliveryRequeueDead(ctx context.Context, p store.DeliveryRequeue
 	if err := s.open(); err != nil {
 		return 0, err
 	}
-	filter := eventFilter(store.EventListParams{Source: p.Source, Destination: p.Destination, From: p.From, To: p.To})
-	filter["dl.status"] = string(webhook.StatusPermanentFailure)
-	dead := func(d *deliveryDoc) bool {
-		return d.Status == string(webhook.StatusPermanentFailure) && (p.Destination == "" || d.Destination == p.Destination)
-	}
+	filter, dead := deadFilter(p)
 	total := 0
 	if p.DryRun {
 		err := s.forEachDelivery(ctx, filter, func(_ *eventDoc, d *deliveryDoc) {

@@ -229,6 +229,7 @@ type deliveryDoc struct {
 	Next        int64        `bson:"next"`
 	Lease       string       `bson:"lease"`
 	LastError   string       `bson:"err"`
+	LastReason  string       `bson:"reason,omitempty"`
 	Created     int64        `bson:"created"`
 	Updated     int64        `bson:"updated"`
 	Log         []attemptDoc `bson:"log"`
@@ -243,6 +244,7 @@ type attemptDoc struct {
 	Code     int    `bson:"code"`
 	Body     []byte `bson:"body"`
 	Error    string `bson:"err"`
+	Reason   string `bson:"reason,omitempty"`
 }
 
 func waiting(status string) bool {
@@ -290,7 +292,7 @@ func (e *eventDoc) event(withBody bool) (webhook.Event, error) {
 func (d *deliveryDoc) delivery(eventID string) webhook.Delivery {
 	return webhook.Delivery{
 		ID: d.ID, EventID: eventID, Destination: d.Destination, Status: webhook.Status(d.Status),
-		Attempts: d.Attempts, NextAttemptAt: fromTm(d.Next), LastError: d.LastError,
+		Attempts: d.Attempts, NextAttemptAt: fromTm(d.Next), LastError: d.LastError, LastReason: webhook.FailureReason(d.LastReason),
 		CreatedAt: fromTm(d.Created), UpdatedAt: fromTm(d.Updated),
 	}
 }
@@ -299,6 +301,7 @@ func (a *attemptDoc) attempt(deliveryID string) webhook.Attempt {
 	return webhook.Attempt{
 		ID: a.ID, DeliveryID: deliveryID, Number: a.Number, StartedAt: fromTm(a.Started),
 		Duration: time.Duration(a.Duration) * time.Microsecond, StatusCode: a.Code, ResponseBody: a.Body, Error: a.Error,
+		Reason: webhook.FailureReason(a.Reason),
 	}
 }
 
@@ -324,7 +327,7 @@ func newEventDoc(ev webhook.Event) (eventDoc, error) {
 func newDeliveryDoc(d webhook.Delivery) deliveryDoc {
 	return deliveryDoc{
 		ID: d.ID, Destination: d.Destination, Status: string(d.Status), Attempts: d.Attempts,
-		Next: tm(d.NextAttemptAt), LastError: d.LastError, Created: tm(d.CreatedAt), Updated: tm(d.UpdatedAt),
+		Next: tm(d.NextAttemptAt), LastError: d.LastError, LastReason: string(d.LastReason), Created: tm(d.CreatedAt), Updated: tm(d.UpdatedAt),
 		Log: []attemptDoc{},
 	}
 }

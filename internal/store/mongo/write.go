@@ -368,12 +368,13 @@ func (s *Store) DeliveryRecordAttempts(ctx context.Context, params []store.Attem
 					}
 					d.Log = append(append([]attemptDoc(nil), d.Log...), attemptDoc{
 						ID: a.ID, Number: a.Number, Started: tm(a.StartedAt), Duration: a.Duration.Microseconds(),
-						Code: a.StatusCode, Body: a.ResponseBody, Error: a.Error,
+						Code: a.StatusCode, Body: a.ResponseBody, Error: a.Error, Reason: string(a.Reason),
 					})
 					if d.Lease == "" || d.Lease != p.LeaseToken {
 						continue
 					}
 					d.Status, d.Attempts, d.LastError, d.Lease, d.Updated = string(p.Status), a.Number, a.Error, "", tm(p.UpdatedAt)
+					d.LastReason = string(a.Reason)
 					d.Next = tm(p.NextAttemptAt)
 					if p.Status.Terminal() {
 						d.Next = tm(p.UpdatedAt)

@@ -249,7 +249,7 @@ func (s *Store) EventRecordList(ctx context.Context, p store.EventListParams) ([
 			deliveryIDs[j] = d.ID
 			out[i].Deliveries = append(out[i].Deliveries, store.DeliveryRecord{Delivery: d})
 		}
-		rows, err = tx.Query(ctx, `SELECT id, delivery_id, number, started_at, duration_us, status_code, response_body, error
+		rows, err = tx.Query(ctx, `SELECT id, delivery_id, number, started_at, duration_us, status_code, response_body, error, reason
 			FROM attempts WHERE delivery_id = ANY($1) ORDER BY delivery_id, started_at, id`, deliveryIDs)
 		if err != nil {
 			return err
@@ -259,7 +259,7 @@ func (s *Store) EventRecordList(ctx context.Context, p store.EventListParams) ([
 				a        webhook.Attempt
 				duration int64
 			)
-			if err := row.Scan(&a.ID, &a.DeliveryID, &a.Number, &a.StartedAt, &duration, &a.StatusCode, &a.ResponseBody, &a.Error); err != nil {
+			if err := row.Scan(&a.ID, &a.DeliveryID, &a.Number, &a.StartedAt, &duration, &a.StatusCode, &a.ResponseBody, &a.Error, &a.Reason); err != nil {
 				return a, err
 			}
 			a.StartedAt, a.Duration = utc(a.StartedAt), time.Duration(duration)*time.Microsecond

@@ -188,20 +188,7 @@ func (s *Store) DeliveryRequeueDead(ctx context.Context, p store.DeliveryRequeue
 		return 0, err
 	}
 	var a args
-	where := []string{`d.status = 'permanent_failure'`, `e.id = d.event_id`}
-	if p.Destination != "" {
-		where = append(where, `d.destination = `+a.add(p.Destination))
-	}
-	if p.Source != "" {
-		where = append(where, `e.source = `+a.add(p.Source))
-	}
-	if !p.From.IsZero() {
-		where = append(where, `e.received_at >= `+a.add(p.From))
-	}
-	if !p.To.IsZero() {
-		where = append(where, `e.received_at < `+a.add(p.To))
-	}
-	cond := strings.Join(where, " AND ")
+	cond := deadCond(p, &a)
 	if p.DryRun {
 		var n int
 		if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM deliveries d, events e WHERE `+cond, a...).Scan(&n); err != nil {

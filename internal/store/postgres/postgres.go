@@ -296,14 +296,14 @@ func (s *Store) EventGet(ctx context.Context, id string) (webhook.Event, error) 
 	return ev, nil
 }
 
-const deliveryColumns = `id, event_id, destination, status, attempts, next_attempt_at, last_error, created_at, updated_at`
+const deliveryColumns = `id, event_id, destination, status, attempts, next_attempt_at, last_error, last_reason, created_at, updated_at`
 
 func scanDelivery(row pgx.CollectableRow) (webhook.Delivery, error) {
 	var (
 		d      webhook.Delivery
 		status string
 	)
-	if err := row.Scan(&d.ID, &d.EventID, &d.Destination, &status, &d.Attempts, &d.NextAttemptAt, &d.LastError, &d.CreatedAt, &d.UpdatedAt); err != nil {
+	if err := row.Scan(&d.ID, &d.EventID, &d.Destination, &status, &d.Attempts, &d.NextAttemptAt, &d.LastError, &d.LastReason, &d.CreatedAt, &d.UpdatedAt); err != nil {
 		return webhook.Delivery{}, err
 	}
 	d.Status = webhook.Status(status)
@@ -349,7 +349,7 @@ func (s *Store) AttemptListByDelivery(ctx context.Context, deliveryID string) ([
 	if err := s.open(); err != nil {
 		return nil, err
 	}
-	rows, err := s.pool.Query(ctx, `SELECT id, delivery_id, number, started_at, duration_us, status_code, response_body, error
+	rows, err := s.pool.Query(ctx, `SELECT id, delivery_id, number, started_at, duration_us, status_code, response_body, error, reason
 		FROM attempts WHERE delivery_id = $1 ORDER BY started_at, id`, deliveryID)
 	if err != nil {
 		return nil, s.fail("list attempts", err)
@@ -359,7 +359,7 @@ func (s *Store) AttemptListByDelivery(ctx context.Context, deliveryID string) ([
 			a        webhook.Attempt
 			duration int64
 		)
-		if err := row.Scan(&a.ID, &a.DeliveryID, &a.Number, &a.StartedAt, &duration, &a.StatusCode, &a.ResponseBody, &a.Error); err != nil {
+		if err := row.Scan(&a.ID, &a.DeliveryID, &a.Number, &a.StartedAt, &duration, &a.StatusCode, &a.ResponseBody, &a.Error, &a.Reason); err != nil {
 			return a, err
 		}
 		a.StartedAt = utc(a.StartedAt)

@@ -392,8 +392,8 @@ func scanJob(row pgx.CollectableRow) (webhook.Job, error) {
 	return j, nil
 }
 
-const insertAttemptsSQL = `INSERT INTO attempts (id, delivery_id, number, started_at, duration_us, status_code, response_body, error)
-SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::timestamptz[], $5::bigint[], $6::int[], $7::bytea[], $8::text[])`
+const insertAttemptsSQL = `INSERT INTO attempts (id, delivery_id, number, started_at, duration_us, status_code, response_body, error, reason)
+SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::timestamptz[], $5::bigint[], $6::int[], $7::bytea[], $8::text[], $9::text[])`
 
 // recordDeliveriesSQL moves each delivery whose lease token still matches
 // to its new status and ends the lease. Should one call name a delivery
@@ -401,11 +401,11 @@ SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::timestamptz[], $5::b
 // applied one after another (the first clears the token).
 const recordDeliveriesSQL = `UPDATE deliveries d
 SET status = r.status, attempts = r.number, next_attempt_at = r.next_attempt_at,
-	last_error = r.error, lease_token = NULL, updated_at = r.updated_at
+	last_error = r.error, last_reason = r.reason, lease_token = NULL, updated_at = r.updated_at
 FROM (
 	SELECT DISTINCT ON (u.id) u.*
-	FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::timestamptz[], $6::text[], $7::timestamptz[]) WITH ORDINALITY
-		AS u (id, lease_token, status, number, next_attempt_at, error, updated_at, ord)
+	FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::timestamptz[], $6::text[], $7::timestamptz[], $8::text[]) WITH ORDINALITY
+		AS u (id, lease_token, status, number, next_attempt_at, error, updated_at, reason, ord)
 	JOIN deliveries cur ON cur.id = u.id AND cur.lease_token = u.lease_token
 	ORDER BY u.id, u.ord
 ) r
@@ -422,6 +422,7 @@ func (s *Store) DeliveryRecordAttempts(ctx context.Context, params []store.Attem
 	n := len(params)
 	var (
 		attemptIDs, deliveryIDs, tokens, statuses, errs = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		reasons                                         = make([]string, n)
 		numbers, codes                                  = make([]int32, n), make([]int32, n)
 		started, next, updated                          = make([]time.Time, n), make([]time.Time, n), make([]time.Time, n)
 		durations                                       = make([]int64, n)
@@ -433,6 +434,7 @@ func (s *Store) DeliveryRecordAttempts(ctx context.Context, params []store.Attem
 		a := p.Attempt
 		attemptIDs[i], deliveryIDs[i], numbers[i], started[i] = a.ID, a.DeliveryID, int32(a.Number), a.StartedAt
 		durations[i], codes[i], bodies[i], errs[i] = a.Duration.Microseconds(), int32(a.StatusCode), a.ResponseBody, a.Error
+		reasons[i] = string(a.Reason)
 		tokens[i], statuses[i], updated[i] = p.LeaseToken, string(p.Status), p.UpdatedAt
 		next[i] = p.NextAttemptAt
 		if p.Status.Terminal() {
@@ -445,8 +447,8 @@ func (s *Store) DeliveryRecordAttempts(ctx context.Context, params []store.Attem
 	}
 	var derived map[string]webhook.Status
 	err := s.sendRecoverable(ctx, func(b *pgx.Batch) {
-		b.Queue(insertAttemptsSQL, attemptIDs, deliveryIDs, numbers, started, durations, codes, bodies, errs)
-		b.Queue(recordDeliveriesSQL, deliveryIDs, tokens, statuses, numbers, next, errs, updated)
+		b.Queue(insertAttemptsSQL, attemptIDs, deliveryIDs, numbers, started, durations, codes, bodies, errs, reasons)
+		b.Queue(recordDeliveriesSQL, deliveryIDs, tokens, statuses, numbers, next, errs, updated, reasons)
 		derived = queueDerive(b, events)
 	})
 	if err != nil {

@@ -93,16 +93,16 @@ func importRecord(tx writeTx, r store.EventRecord) (bool, error) {
 	for _, dr := range r.Deliveries {
 		d := dr.Delivery
 		if _, err := tx.ExecContext(tx.ctx, `INSERT INTO deliveries
-			(id, event_id, destination, status, attempts, next_attempt_at, last_error, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-			d.ID, ev.ID, d.Destination, string(d.Status), d.Attempts, micros(d.NextAttemptAt), d.LastError, micros(d.CreatedAt), micros(d.UpdatedAt)); err != nil {
+			(id, event_id, destination, status, attempts, next_attempt_at, last_error, last_reason, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			d.ID, ev.ID, d.Destination, string(d.Status), d.Attempts, micros(d.NextAttemptAt), d.LastError, string(d.LastReason), micros(d.CreatedAt), micros(d.UpdatedAt)); err != nil {
 			return false, fmt.Errorf("sqlite: import delivery %s: %w", d.ID, err)
 		}
 		for _, a := range dr.Attempts {
 			if _, err := tx.ExecContext(tx.ctx, `INSERT INTO attempts
-				(id, delivery_id, number, started_at, duration_us, status_code, response_body, error)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-				a.ID, d.ID, a.Number, micros(a.StartedAt), a.Duration.Microseconds(), a.StatusCode, a.ResponseBody, a.Error); err != nil {
+				(id, delivery_id, number, started_at, duration_us, status_code, response_body, error, reason)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+				a.ID, d.ID, a.Number, micros(a.StartedAt), a.Duration.Microseconds(), a.StatusCode, a.ResponseBody, a.Error, string(a.Reason)); err != nil {
 				return false, fmt.Errorf("sqlite: import attempt %s: %w", a.ID, err)
 			}
 		}
@@ -227,7 +227,7 @@ func (s *Store) EventRecordList(ctx context.Context, p store.EventListParams) (o
 		return out, err
 	}
 	idsJSON, _ = json.Marshal(deliveryIDs)
-	arows, err := tx.QueryContext(ctx, `SELECT id, delivery_id, number, started_at, duration_us, status_code, response_body, error
+	arows, err := tx.QueryContext(ctx, `SELECT id, delivery_id, number, started_at, duration_us, status_code, response_body, error, reason
 		FROM attempts WHERE delivery_id IN (SELECT value FROM json_each(?)) ORDER BY delivery_id, started_at, id`, string(idsJSON))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list record attempts: %w", err)
@@ -238,7 +238,7 @@ func (s *Store) EventRecordList(ctx context.Context, p store.EventListParams) (o
 			a                   webhook.Attempt
 			startedAt, duration int64
 		)
-		if err := arows.Scan(&a.ID, &a.DeliveryID, &a.Number, &startedAt, &duration, &a.StatusCode, &a.ResponseBody, &a.Error); err != nil {
+		if err := arows.Scan(&a.ID, &a.DeliveryID, &a.Number, &startedAt, &duration, &a.StatusCode, &a.ResponseBody, &a.Error, &a.Reason); err != nil {
 			return nil, fmt.Errorf("sqlite: scan attempt: %w", err)
 		}
 		a.StartedAt, a.Duration = fromMicros(startedAt), time.Duration(duration)*time.Microsecond

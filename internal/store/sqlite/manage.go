@@ -151,21 +151,8 @@ func (s *Store) DeliveryRequeue(ctx context.Context, p store.DeliveryRequeuePara
 
 // DeliveryRequeueDead implements store.Store.
 func (s *Store) DeliveryRequeueDead(ctx context.Context, p store.DeliveryRequeueDeadParams) (int, error) {
-	where := []string{`d.status = 'permanent_failure'`}
-	var args []any
-	if p.Destination != "" {
-		where, args = append(where, `d.destination = ?`), append(args, p.Destination)
-	}
-	if p.Source != "" {
-		where, args = append(where, `e.source = ?`), append(args, p.Source)
-	}
-	if !p.From.IsZero() {
-		where, args = append(where, `e.received_at >= ?`), append(args, micros(p.From))
-	}
-	if !p.To.IsZero() {
-		where, args = append(where, `e.received_at < ?`), append(args, micros(p.To))
-	}
-	match := `SELECT d.id, d.event_id FROM deliveries d INDEXED BY deliveries_dead JOIN events e ON e.id = d.event_id WHERE ` + strings.Join(where, " AND ")
+	from, args := deadMatch(p, deadIndex(p, false))
+	match := `SELECT d.id, d.event_id` + from
 	if p.DryRun {
 		var n int
 		err := s.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM (`+match+`)`, args...).Scan(&n)

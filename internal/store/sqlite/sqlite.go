@@ -253,10 +253,10 @@ func (s *Store) prepare(ctx context.Context) error {
 			AND d.destination NOT IN (SELECT value FROM json_each(?)) LIMIT ?`),
 		prep(&s.st.lease, `UPDATE deliveries SET next_attempt_at = ?, lease_token = ? WHERE id = ?`),
 		prep(&s.st.insertAttempt, `INSERT INTO attempts
-			(id, delivery_id, number, started_at, duration_us, status_code, response_body, error)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+			(id, delivery_id, number, started_at, duration_us, status_code, response_body, error, reason)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		prep(&s.st.recordDelivery, `UPDATE deliveries
-			SET status = ?, attempts = ?, next_attempt_at = ?, last_error = ?, lease_token = NULL, updated_at = ?
+			SET status = ?, attempts = ?, next_attempt_at = ?, last_error = ?, last_reason = ?, lease_token = NULL, updated_at = ?
 			WHERE id = ? AND lease_token = ?`),
 		prep(&s.st.deriveEventStatus, deriveEventStatusSQL),
 		prep(&s.st.releaseLease, `UPDATE deliveries SET lease_token = NULL, next_attempt_at = ? WHERE id = ? AND lease_token = ?`),
@@ -306,18 +306,18 @@ func (s *Store) EventGet(ctx context.Context, id string) (webhook.Event, error) 
 	return ev, nil
 }
 
-const deliveryColumns = `id, event_id, destination, status, attempts, next_attempt_at, last_error, created_at, updated_at`
+const deliveryColumns = `id, event_id, destination, status, attempts, next_attempt_at, last_error, last_reason, created_at, updated_at`
 
 func scanDelivery(row interface{ Scan(...any) error }) (webhook.Delivery, error) {
 	var (
 		d                          webhook.Delivery
-		status                     string
+		status, reason             string
 		next, createdAt, updatedAt int64
 	)
-	if err := row.Scan(&d.ID, &d.EventID, &d.Destination, &status, &d.Attempts, &next, &d.LastError, &createdAt, &updatedAt); err != nil {
+	if err := row.Scan(&d.ID, &d.EventID, &d.Destination, &status, &d.Attempts, &next, &d.LastError, &reason, &createdAt, &updatedAt); err != nil {
 		return webhook.Delivery{}, err
 	}
-	d.Status = webhook.Status(status)
+	d.Status, d.LastReason = webhook.Status(status), webhook.FailureReason(reason)
 	d.NextAttemptAt = fromMicros(next)
 	d.CreatedAt = fromMicros(createdAt)
 	d.UpdatedAt = fromMicros(updatedAt)
@@ -366,7 +366,7 @@ func (s *Store) DeliveryListByEvent(ctx context.Context, eventID string) ([]webh
 
 // AttemptListByDelivery implements store.Store.
 func (s *Store) AttemptListByDelivery(ctx context.Context, deliveryID string) ([]webhook.Attempt, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT id, delivery_id, number, started_at, duration_us, status_code, response_body, error
+	rows, err := s.read.QueryContext(ctx, `SELECT id, delivery_id, number, started_at, duration_us, status_code, response_body, error, reason
 		FROM attempts WHERE delivery_id = ? ORDER BY started_at, id`, deliveryID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list attempts: %w", err)
@@ -378,7 +378,7 @@ func (s *Store) AttemptListByDelivery(ctx context.Context, deliveryID string) ([
 			a                   webhook.Attempt
 			startedAt, duration int64
 		)
-		if err := rows.Scan(&a.ID, &a.DeliveryID, &a.Number, &startedAt, &duration, &a.StatusCode, &a.ResponseBody, &a.Error); err != nil {
+		if err := rows.Scan(&a.ID, &a.DeliveryID, &a.Number, &startedAt, &duration, &a.StatusCode, &a.ResponseBody, &a.Error, &a.Reason); err != nil {
 			return nil, fmt.Errorf("sqlite: scan attempt: %w", err)
 		}
 		a.StartedAt = fromMicros(startedAt)

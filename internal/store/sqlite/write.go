@@ -412,14 +412,14 @@ func (s *Store) deliveryRecordAttempts(tx writeTx, params []store.AttemptRecordP
 	events := map[string]webhook.Status{}
 	for _, p := range params {
 		a := p.Attempt
-		if _, err := insAttempt.ExecContext(ctx, a.ID, a.DeliveryID, a.Number, micros(a.StartedAt), a.Duration.Microseconds(), a.StatusCode, a.ResponseBody, a.Error); err != nil {
+		if _, err := insAttempt.ExecContext(ctx, a.ID, a.DeliveryID, a.Number, micros(a.StartedAt), a.Duration.Microseconds(), a.StatusCode, a.ResponseBody, a.Error, string(a.Reason)); err != nil {
 			return nil, fmt.Errorf("sqlite: insert attempt: %w", err)
 		}
 		next := micros(p.NextAttemptAt)
 		if p.Status.Terminal() {
 			next = micros(p.UpdatedAt)
 		}
-		if _, err := updDelivery.ExecContext(ctx, string(p.Status), a.Number, next, a.Error, micros(p.UpdatedAt), a.DeliveryID, p.LeaseToken); err != nil {
+		if _, err := updDelivery.ExecContext(ctx, string(p.Status), a.Number, next, a.Error, string(a.Reason), micros(p.UpdatedAt), a.DeliveryID, p.LeaseToken); err != nil {
 			return nil, fmt.Errorf("sqlite: update delivery: %w", err)
 		}
 		events[p.EventID] = ""
