@@ -345,6 +345,12 @@ const maxTries = 20
 // document as written (or as read, when skipped), and whether it wrote.
 func (s *Store) modify(ctx context.Context, id string, doc *eventDoc, change func(e *eventDoc) error) (eventDoc, bool, error) {
 	defer s.lock(id)()
+	if s.ferret {
+		// The write below names the document by _id alone, trusting the
+		// lock to keep the version as read; a document the caller read
+		// before taking the lock may be older than a write made since.
+		doc = nil
+	}
 	for try := 0; ; try++ {
 		if doc == nil {
 			var e eventDoc
