@@ -70,8 +70,11 @@ type BulkRetryRequest struct {
 	Destination string   `json:"destination"`
 	// From and To bound the events' received time (RFC 3339), from
 	// inclusive, to exclusive.
-	From   string `json:"from"`
-	To     string `json:"to"`
+	From string `json:"from"`
+	To   string `json:"to"`
+	// Reason keeps only deliveries whose last attempt failed for it (a
+	// webhook.FailureReason).
+	Reason string `json:"reason,omitempty"`
 	DryRun bool   `json:"dry_run"`
 }
 
@@ -207,6 +210,13 @@ func (s *Server) bulkRetry(w http.ResponseWriter, r *http.Request) error {
 			return invalid("destination", "%q is not a destination name", req.Destination)
 		}
 	}
+	if req.Reason != "" {
+		reason, err := webhook.ParseFailureReason(req.Reason)
+		if err != nil {
+			return invalid("reason", "%q is not a failure reason (see GET /api/dead-letters/reasons)", req.Reason)
+		}
+		p.Reason = reason
+	}
 	for _, f := range []struct {
 		name, value string
 		dst         *time.Time
@@ -244,14 +254,11 @@ func (s *Server) bulkRetry(w http.ResponseWriter, r *http.Request) error {
 }
 
 // retryEvents is the bulk retry of the dead deliveries of the events in
-// req.EventIDs. The store has no requeue by a list of events, so each
-// event's dead deliveries move in a transaction of their own (the one a
-// single retry uses): a store failure halfway leaves the events before it
-// retried, and repeating the request is safe (what moved is no longer
-// dead).
+// req.EventIDs in one store call (one transaction; with MongoDB one write
+// per event): repeating the request is safe, what moved is no longer dead.
 func (s *Server) retryEvents(w http.ResponseWriter, r *http.Request, req BulkRetryRequest) error {
 	for _, f := range []struct{ name, value string }{
-		{"source", req.Source}, {"destination", req.Destination}, {"from", req.From}, {"to", req.To},
+		{"source", req.Source}, {"destination", req.Destination}, {"from", req.From}, {"to", req.To}, {"reason", req.Reason},
 	} {
 		if f.value != "" {
 			return invalid("event_ids", "cannot be combined with a filter (%s): send one or the other", f.name)
@@ -276,55 +283,49 @@ func (s *Server) retryEvents(w http.ResponseWriter, r *http.Request, req BulkRet
 	}
 	ctx := r.Context()
 	out := BulkRetryResponse{DryRun: req.DryRun}
-	dead := map[string][]queue.Item{} // by event, in events' order below
-	var withDead []string
+	p := store.DeliveryRequeueDeadParams{EventIDs: events, Now: s.opts.Now().UTC(), DryRun: req.DryRun}
+	withDead := map[string]bool{}
+	if req.DryRun {
+		n, err := s.opts.Store.DeliveryRequeueDead(ctx, p)
+		if err != nil {
+			return err
+		}
+		out.Matched = n
+	} else {
+		moved, err := s.opts.Store.DeliveryRequeueDeadBatch(ctx, p)
+		if err != nil {
+			return err
+		}
+		items := make([]queue.Item, len(moved))
+		for i, d := range moved {
+			items[i] = queue.Item{DeliveryID: d.ID, Destination: d.Destination, DueAt: d.NextAttemptAt}
+			withDead[d.EventID] = true
+		}
+		out.Matched, out.Requeued = len(moved), len(moved)
+		if len(moved) > 0 {
+			s.notify(ctx, items)
+		}
+	}
+	// Name the events that are not stored (retention may have deleted
+	// them since they were listed); those that had dead deliveries exist.
 	for _, id := range events {
+		if withDead[id] {
+			continue
+		}
 		deliveries, err := s.opts.Store.DeliveryListByEvent(ctx, id)
 		if err != nil {
 			return err
 		}
-		if len(deliveries) == 0 {
-			// An event without deliveries, or no event at all?
-			if _, err := s.opts.Store.EventGet(ctx, id); errors.Is(err, webhook.ErrNotFound) {
-				out.NotFound = append(out.NotFound, id)
-			} else if err != nil {
-				return err
-			}
+		if len(deliveries) > 0 {
 			continue
 		}
-		for _, d := range deliveries {
-			if d.Status == webhook.StatusPermanentFailure {
-				dead[id] = append(dead[id], queue.Item{DeliveryID: d.ID, Destination: d.Destination})
-			}
-		}
-		if len(dead[id]) > 0 {
-			withDead = append(withDead, id)
-			out.Matched += len(dead[id])
+		if _, err := s.opts.Store.EventGet(ctx, id); errors.Is(err, webhook.ErrNotFound) {
+			out.NotFound = append(out.NotFound, id)
+		} else if err != nil {
+			return err
 		}
 	}
 	if !req.DryRun {
-		now := s.opts.Now().UTC()
-		var items []queue.Item
-		for _, id := range withDead {
-			n, err := s.opts.Store.DeliveryRequeue(ctx, store.DeliveryRequeueParams{
-				EventID: id, Statuses: []webhook.Status{webhook.StatusPermanentFailure}, Now: now,
-			})
-			if err != nil {
-				if out.Requeued > 0 {
-					s.notify(ctx, items)
-					s.log.Warn("bulk retry by event ids stopped by an error", "requeued", out.Requeued, "err", err)
-				}
-				return err
-			}
-			out.Requeued += n
-			for _, it := range dead[id] {
-				it.DueAt = now
-				items = append(items, it)
-			}
-		}
-		if out.Requeued > 0 {
-			s.notify(ctx, items)
-		}
 		s.log.Info("dead deliveries retried", "requeued", out.Requeued, "events", len(withDead), "not_found", len(out.NotFound))
 	}
 	httpx.WriteJSON(w, http.StatusOK, out)

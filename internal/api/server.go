@@ -34,6 +34,8 @@ type Store interface {
 	AttemptListByDelivery(ctx context.Context, deliveryID string) ([]webhook.Attempt, error)
 	DeliveryRequeue(ctx context.Context, params store.DeliveryRequeueParams) (int, error)
 	DeliveryRequeueDead(ctx context.Context, params store.DeliveryRequeueDeadParams) (int, error)
+	DeliveryRequeueDeadBatch(ctx context.Context, params store.DeliveryRequeueDeadParams) ([]webhook.Delivery, error)
+	DeliveryCountDeadByReason(ctx context.Context, params store.DeliveryCountDeadParams) ([]store.ReasonCount, error)
 	DeliveryInsertMany(ctx context.Context, deliveries []webhook.Delivery) error
 	QueueStats(ctx context.Context, now time.Time) (store.QueueStats, error)
 	UserGet(ctx context.Context, username string) (webhook.User, error)
@@ -77,6 +79,8 @@ type Options struct {
 type Server struct {
 	opts Options
 	log  *slog.Logger
+	// replays are the dead-letter replay jobs this process runs.
+	replays *replays
 }
 
 // New returns a Server.
@@ -90,7 +94,7 @@ func New(opts Options) *Server {
 	if opts.Heartbeat <= 0 {
 		opts.Heartbeat = 15 * time.Second
 	}
-	return &Server{opts: opts, log: opts.Logger}
+	return &Server{opts: opts, log: opts.Logger, replays: newReplays()}
 }
 
 // Route is one entry of the route table.
@@ -108,7 +112,7 @@ type Route struct {
 // Routes returns the route table.
 func (s *Server) Routes() []Route {
 	var all []Route
-	for _, group := range [][]Route{s.authRoutes(), s.webhookRoutes(), s.actionRoutes(), s.catalogRoutes(), s.routingRoutes(), s.destinationStateRoutes(), s.streamRoutes(), s.reportRoutes(), s.docRoutes()} {
+	for _, group := range [][]Route{s.authRoutes(), s.webhookRoutes(), s.actionRoutes(), s.deadLetterRoutes(), s.catalogRoutes(), s.routingRoutes(), s.destinationStateRoutes(), s.streamRoutes(), s.reportRoutes(), s.docRoutes()} {
 		all = append(all, group...)
 	}
 	return all

@@ -193,9 +193,12 @@ type DeliveryView struct {
 	Attempts      int            `json:"attempts"`
 	NextAttemptAt *time.Time     `json:"next_attempt_at,omitempty"`
 	LastError     string         `json:"last_error,omitempty"`
-	CreatedAt     time.Time      `json:"created_at"`
-	UpdatedAt     time.Time      `json:"updated_at"`
-	AttemptList   []AttemptView  `json:"attempt_list"`
+	// LastReason is the failure reason of the last attempt
+	// (docs/delivery.md#dead-letters); absent after a success.
+	LastReason  webhook.FailureReason `json:"last_reason,omitempty"`
+	CreatedAt   time.Time             `json:"created_at"`
+	UpdatedAt   time.Time             `json:"updated_at"`
+	AttemptList []AttemptView         `json:"attempt_list"`
 }
 
 // AttemptView is one HTTP try.
@@ -209,6 +212,8 @@ type AttemptView struct {
 	Response         string `json:"response,omitempty"`
 	ResponseEncoding string `json:"response_encoding,omitempty"`
 	Error            string `json:"error,omitempty"`
+	// Reason classifies Error in a fixed vocabulary; absent on success.
+	Reason webhook.FailureReason `json:"reason,omitempty"`
 }
 
 // encodeBytes returns b as text when it is UTF-8, else as base64.
@@ -243,7 +248,7 @@ func (s *Server) getWebhook(w http.ResponseWriter, r *http.Request) error {
 		}
 		dv := DeliveryView{
 			ID: d.ID, Destination: d.Destination, Status: d.Status, Attempts: d.Attempts,
-			LastError: d.LastError, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt, AttemptList: make([]AttemptView, 0, len(attempts)),
+			LastError: d.LastError, LastReason: d.LastReason, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt, AttemptList: make([]AttemptView, 0, len(attempts)),
 		}
 		if !d.Status.Terminal() {
 			next := d.NextAttemptAt
@@ -251,7 +256,7 @@ func (s *Server) getWebhook(w http.ResponseWriter, r *http.Request) error {
 		}
 		for _, a := range attempts {
 			av := AttemptView{ID: a.ID, Number: a.Number, StartedAt: a.StartedAt, DurationMs: float64(a.Duration.Microseconds()) / 1000,
-				StatusCode: a.StatusCode, Error: a.Error}
+				StatusCode: a.StatusCode, Error: a.Error, Reason: a.Reason}
 			if len(a.ResponseBody) > 0 {
 				av.Response, av.ResponseEncoding = encodeBytes(a.ResponseBody)
 			}

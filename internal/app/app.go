@@ -344,6 +344,7 @@ func (a *App) Stop(ctx context.Context) error {
 			}
 		}
 		a.ingest.Stop()
+		a.api.Stop() // replay jobs write to the store: before it closes
 		a.engine.Stop()
 		if a.retention != nil {
 			a.retention.Stop()
