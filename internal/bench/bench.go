@@ -76,6 +76,15 @@ type Options struct {
 	Out         io.Writer
 	// CPUProfile, when set, writes a CPU profile of the run there.
 	CPUProfile string
+	// DeadLetters, when positive, seeds that many dead letters and
+	// replays them through the API during the run (replay.go); it needs
+	// Rate.
+	DeadLetters int
+	// ReplayRate is the replay's pace per second; 0: the API's default.
+	ReplayRate float64
+	// ReplayAfter is how long live traffic runs quiet before the replay
+	// starts. Default a quarter of Duration.
+	ReplayAfter time.Duration
 }
 
 // Result is what a run measured.
@@ -104,6 +113,22 @@ type Result struct {
 	// WorkerPeakRSSMiB the largest among the workers.
 	WorkerProcesses  int     `json:"worker_processes,omitempty"`
 	WorkerPeakRSSMiB float64 `json:"worker_peak_rss_mib,omitempty"`
+	// With --dead-letters: live end-to-end latency of webhooks sent before
+	// the replay (after a 1 s warm-up) and while it ran, and the replay's
+	// outcome.
+	DeadLetters     int     `json:"dead_letters,omitempty"`
+	ReplayRate      float64 `json:"replay_rate,omitempty"`
+	ReplayState     string  `json:"replay_state,omitempty"`
+	Replayed        int     `json:"replayed,omitempty"`
+	ReplayedArrived int64   `json:"replayed_arrived,omitempty"`
+	ReplaySeconds   float64 `json:"replay_seconds,omitempty"`
+	QuietE2EP50Ms   float64 `json:"quiet_e2e_p50_ms,omitempty"`
+	QuietE2EP99Ms   float64 `json:"quiet_e2e_p99_ms,omitempty"`
+	ReplayE2EP50Ms  float64 `json:"replay_e2e_p50_ms,omitempty"`
+	ReplayE2EP99Ms  float64 `json:"replay_e2e_p99_ms,omitempty"`
+	ReplayP99Ratio  float64 `json:"replay_p99_ratio,omitempty"`
+	QuietSamples    int     `json:"quiet_samples,omitempty"`
+	ReplaySamples   int     `json:"replay_samples,omitempty"`
 }
 
 // Command returns `hookd bench`.
@@ -124,9 +149,19 @@ binary deliver, sharing its store, queue and catalog; with --defer-delivery
 they start when sending ends, and the drain is timed from their start.
 --database-url mongodb://… runs on the MongoDB store (in-process delivery
 only: worker processes need PostgreSQL here, since on FerretDB, the test
-server, only one process may write a database).`,
+server, only one process may write a database).
+
+With --dead-letters N (and --rate), bench also seeds N dead letters to a
+destination of their own on the same receiver and, --replay-after into the
+run, replays them all through the API (POST /api/dead-letters/replays) at
+--replay-rate per second, as an operator would. It reports live end-to-end
+latency apart for webhooks sent before the replay (quiet, after a 1 s
+warm-up) and while it ran, their p99 ratio, and how many dead letters were
+replayed and arrived. A replay still running when sending ends is
+cancelled.`,
 		Example: `  hookd bench --duration 30s --senders 64
   hookd bench --rate 2000 --destinations 4 --json
+  hookd bench --rate 500 --duration 25s --dead-letters 20000 --replay-rate 1000 --replay-after 5s
   hookd bench --database-url postgres://hookd@localhost/bench --redis-url redis://localhost:6379 --worker-processes 2`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -152,6 +187,9 @@ server, only one process may write a database).`,
 	f.StringVar(&opts.HookdBinary, "hookd-binary", "", "binary to run as hookd worker (default: this executable)")
 	f.BoolVar(&opts.JSON, "json", false, "print the result as JSON")
 	f.StringVar(&opts.CPUProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
+	f.IntVar(&opts.DeadLetters, "dead-letters", 0, "seed this many dead letters and replay them during the run (needs --rate)")
+	f.Float64Var(&opts.ReplayRate, "replay-rate", 0, "pace of the replay, dead letters per second (0: the API's default, 200)")
+	f.DurationVar(&opts.ReplayAfter, "replay-after", 0, "quiet time before the replay starts (default: a quarter of --duration)")
 	return cmd
 }
 
@@ -203,6 +241,22 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	if opts.WorkerProcesses < 0 {
 		return res, fmt.Errorf("--worker-processes: %d is below 0", opts.WorkerProcesses)
 	}
+	var phases *replayPhases
+	if opts.DeadLetters > 0 {
+		switch {
+		case opts.Rate <= 0:
+			return res, errors.New("--dead-letters needs --rate: latency with and without a replay compares only under the same offered load")
+		case opts.WorkerProcesses > 0 || opts.DeferDelivery:
+			return res, errors.New("--dead-letters measures in-process delivery of live traffic: not with --worker-processes or --defer-delivery")
+		case opts.ReplayRate < 0:
+			return res, fmt.Errorf("--replay-rate: %g is below 0", opts.ReplayRate)
+		}
+		if opts.ReplayAfter <= 0 {
+			opts.ReplayAfter = opts.Duration / 4
+		}
+		phases = &replayPhases{}
+		res.DeadLetters, res.ReplayRate = opts.DeadLetters, opts.ReplayRate
+	}
 	hookdBinary := opts.HookdBinary
 	if opts.WorkerProcesses > 0 {
 		if !strings.HasPrefix(opts.DatabaseURL, "postgres://") && !strings.HasPrefix(opts.DatabaseURL, "postgresql://") {
@@ -237,8 +291,16 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		if a.Try != 1 {
 			return
 		}
-		if sent := sentAt(a.Body); sent > 0 {
+		sent := sentAt(a.Body)
+		if sent == 0 && phases != nil { // a replayed dead letter, not live
+			phases.arrived.Add(1)
+			return
+		}
+		if sent > 0 {
 			e2e.add(time.Duration(a.At.UnixNano() - sent))
+			if phases != nil {
+				phases.sample(sent, time.Duration(a.At.UnixNano()-sent))
+			}
 		}
 		delivered.Add(1)
 		lastArrival.Store(a.At.UnixNano())
@@ -262,6 +324,16 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	for i := range opts.Destinations {
 		cfg.Destinations = append(cfg.Destinations, webhook.Destination{
 			Name: fmt.Sprintf("receiver-%d", i), URL: fmt.Sprintf("%s/hooks/%d", recv.URL(), i), Sources: []string{"bench"},
+			Timeout: 10 * time.Second, MaxInFlight: cfg.Workers,
+		})
+	}
+	var password string
+	if phases != nil {
+		password = adminPassword()
+		cfg.AdminPassword = password
+		cfg.Sources = append(cfg.Sources, webhook.Source{Name: replaySource, MaxBodyBytes: config.DefaultMaxBodyBytes})
+		cfg.Destinations = append(cfg.Destinations, webhook.Destination{
+			Name: replayDestination, URL: recv.URL() + "/replayed", Sources: []string{replaySource},
 			Timeout: 10 * time.Second, MaxInFlight: cfg.Workers,
 		})
 	}
@@ -310,6 +382,16 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	client := &http.Client{Transport: transport, Timeout: 30 * time.Second}
 	defer transport.CloseIdleConnections()
 	padding := strings.Repeat("x", max(opts.BodySize-60, 0))
+	var replayAPI *apiClient
+	if phases != nil { // before sending starts: seeding must not eat into it
+		if err := seedDeadLetters(ctx, a.Store(), opts.DeadLetters); err != nil {
+			return res, err
+		}
+		replayAPI = &apiClient{base: "http://" + a.Addr(), client: client}
+		if err := replayAPI.login(ctx, password); err != nil {
+			return res, fmt.Errorf("log in to start the replay: %w", err)
+		}
+	}
 
 	ingest := &latencies{}
 	var accepted, errs atomic.Int64
@@ -356,6 +438,16 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	}
 	fmt.Fprintf(header, "hookd bench: %d senders, %d-byte bodies, %s, rate %s, %d destinations, store %s%s\n",
 		opts.Senders, opts.BodySize, opts.Duration, rateText(opts.Rate), opts.Destinations, storeText(cfg.DatabaseURL), workersText(opts.WorkerProcesses))
+	var replayed chan replayOutcome
+	if phases != nil {
+		fmt.Fprintf(header, "hookd bench: %d dead letters seeded; replay at %s after %s\n", opts.DeadLetters, replayRateText(opts.ReplayRate), opts.ReplayAfter)
+		phases.warmUpEnd = time.Now().Add(time.Second).UnixNano()
+		replayed = make(chan replayOutcome, 1)
+		go func() {
+			job, err := runReplay(sendCtx, replayAPI, phases, opts.ReplayAfter, opts.ReplayRate)
+			replayed <- replayOutcome{job, err}
+		}()
+	}
 	began := time.Now()
 	var wg sync.WaitGroup
 	for range opts.Senders {
@@ -395,6 +487,13 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	}
 	wg.Wait()
 	sendElapsed := time.Since(began)
+	if replayed != nil {
+		out := <-replayed
+		if out.err != nil {
+			return res, fmt.Errorf("replay: %w", out.err)
+		}
+		phases.report(&res, out.job)
+	}
 	res.Accepted, res.Errors = accepted.Load(), errs.Load()
 	res.IngestPerSec = float64(res.Accepted) / sendElapsed.Seconds()
 	res.IngestP50Ms, res.IngestP99Ms = ingest.percentile(0.50), ingest.percentile(0.99)
@@ -421,6 +520,9 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	res.Delivered = delivered.Load()
+	if phases != nil {
+		res.ReplayedArrived = phases.arrived.Load()
+	}
 	res.Lost = expected - res.Delivered
 	window := time.Duration(lastArrival.Load() - deliveryBegan.UnixNano())
 	if window > 0 {
@@ -453,6 +555,9 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		fmt.Fprintf(opts.Out, "end-to-end: not measured (deliveries were held back until sending ended)\n")
 	} else {
 		fmt.Fprintf(opts.Out, "end-to-end: p50 %.2f ms, p99 %.2f ms (sent → arrived at the receiver)\n", res.EndToEndP50Ms, res.EndToEndP99Ms)
+	}
+	if phases != nil {
+		phases.print(opts.Out, res)
 	}
 	if opts.WorkerProcesses > 0 {
 		fmt.Fprintf(opts.Out, "peak RSS:   %.0f MiB (bench process only: hookd api, senders and receiver; largest of the %d worker processes: %.0f MiB), GOMAXPROCS %d\n",
