@@ -137,6 +137,9 @@ type DestinationView struct {
 	Health *HealthView `json:"health,omitempty"`
 	// Circuit is the circuit breaker, shared by every process (destinations_state.go).
 	Circuit *CircuitView `json:"circuit,omitempty"`
+	Retry   RetryView    `json:"retry"`
+	// Adaptive is adaptive delivery in the answering process (retry.go).
+	Adaptive *AdaptiveView `json:"adaptive,omitempty"`
 }
 
 // HealthView is a destination's recent outcomes.
@@ -173,6 +176,8 @@ type DestinationRequest struct {
 	ClientCert      string `json:"client_cert"`
 	ClientKey       string `json:"client_key"`
 	FollowRedirects bool   `json:"follow_redirects"`
+	// Retry is the destination's own retry policy; absent: the global one.
+	Retry *RetryView `json:"retry"`
 	// Filter and Transform are jq programs (docs/routing.md); empty: none.
 	Filter    string `json:"filter"`
 	Transform string `json:"transform"`
@@ -195,6 +200,8 @@ type DestinationPatch struct {
 	ClientCert      *string `json:"client_cert"`
 	ClientKey       *string `json:"client_key"`
 	FollowRedirects *bool   `json:"follow_redirects"`
+	// Retry replaces the whole retry policy; {} returns to the global one.
+	Retry *RetryView `json:"retry"`
 	// "filter": "" and "transform": "" remove them.
 	Filter    *string `json:"filter"`
 	Transform *string `json:"transform"`
@@ -463,6 +470,11 @@ func (s *Server) destinationView(r *http.Request, d webhook.Destination) Destina
 		v.Health = hv
 	}
 	v.Circuit = s.circuitView(r, d.Name)
+	v.Retry = retryView(d.Retry)
+	if s.opts.Adaptive != nil {
+		a := s.opts.Adaptive(d)
+		v.Adaptive = &a
+	}
 	return v
 }
 
@@ -526,6 +538,9 @@ func (s *Server) createDestination(w http.ResponseWriter, r *http.Request) error
 	d.Filter, d.Transform = req.Filter, req.Transform
 	if req.PreviousSecretUntil != nil {
 		d.PreviousSecretUntil = req.PreviousSecretUntil.UTC()
+	}
+	if d.Retry, err = retrySettings(req.Retry); err != nil {
+		return err
 	}
 	d, err = s.opts.Catalog.PutDestination(r.Context(), d, true)
 	if err != nil {
@@ -609,6 +624,11 @@ func (s *Server) patchDestination(w http.ResponseWriter, r *http.Request) error 
 	}
 	if req.Transform != nil {
 		d.Transform = *req.Transform
+	}
+	if req.Retry != nil {
+		if d.Retry, err = retrySettings(req.Retry); err != nil {
+			return err
+		}
 	}
 	d, err = s.opts.Catalog.PutDestination(r.Context(), d, false)
 	if err != nil {

@@ -73,6 +73,9 @@ type Options struct {
 	// Stats is this process's in-memory traffic history for GET
 	// /api/stats and destination health; nil leaves them empty.
 	Stats Stats
+	// Adaptive, when set, reports a destination's adaptive delivery state
+	// in this process (shown as "adaptive").
+	Adaptive func(d webhook.Destination) AdaptiveView
 }
 
 // Server serves /api.

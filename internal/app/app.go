@@ -168,12 +168,13 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		}
 	}
 	a.metrics = metrics.New(metrics.Options{
-		Stats:        st,
-		Destinations: func() []string { return destinationNames(cat) },
-		InFlight:     func() int64 { return a.engine.InFlight() },
-		StoreOps:     storeOps,
-		QueueOps:     queueOps,
-		Logger:       opts.Logger,
+		Stats:             st,
+		Destinations:      func() []string { return destinationNames(cat) },
+		InFlight:          func() int64 { return a.engine.InFlight() },
+		ConcurrencyLimits: func() map[string]int { return a.engine.ConcurrencyLimits() },
+		StoreOps:          storeOps,
+		QueueOps:          queueOps,
+		Logger:            opts.Logger,
 	})
 	obs := observer{metrics: a.metrics, tracer: a.tracer}
 	var limiter queue.RateLimiter // nil: the engine's in-process one
@@ -189,6 +190,14 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		Limiter: auth.NewLoginLimiter(auth.LimiterOptions{}),
 		Logger:  opts.Logger,
 		Stats:   collector,
+		Adaptive: func(d webhook.Destination) api.AdaptiveView {
+			st := a.engine.Adaptive(d)
+			v := api.AdaptiveView{Limit: st.Limit, Cap: st.Cap, RateLimit: st.Rate}
+			if !st.PausedUntil.IsZero() {
+				v.PausedUntil = &st.PausedUntil
+			}
+			return v
+		},
 	})
 	a.engine = delivery.New(delivery.Options{
 		Queue:   q,

@@ -478,9 +478,9 @@ func TestConnectionRefusedIsRetried(t *testing.T) {
 }
 
 // TestFailuresAreRetried: every kind of failed attempt other than a 3xx
-// (covered above) — client errors, 408, 429, a timeout, a connection closed
-// without an answer — is recorded with its reason and retried until the
-// delivery is dead.
+// (covered above) and 410 (TestGoneDisablesDestination) — client errors,
+// 408, 429, a timeout, a connection closed without an answer — is recorded
+// with its reason and retried until the delivery is dead.
 func TestFailuresAreRetried(t *testing.T) {
 	t.Parallel()
 	hang := func(ctx context.Context, _ receiver.Arrival) int {
@@ -501,7 +501,6 @@ func TestFailuresAreRetried(t *testing.T) {
 		{name: "401", status: 401, errText: "HTTP 401"},
 		{name: "404", status: 404, errText: "HTTP 404"},
 		{name: "408", status: 408, errText: "HTTP 408"},
-		{name: "410", status: 410, errText: "HTTP 410"},
 		{name: "429", status: 429, errText: "HTTP 429"},
 		{name: "503", status: 503, errText: "HTTP 503"},
 		{name: "timeout", errText: "timeout", timeout: 200 * time.Millisecond},

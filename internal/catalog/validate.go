@@ -215,6 +215,7 @@ func ValidateDestination(d webhook.Destination, sourceExists func(string) bool) 
 	if !(d.RateLimit >= 0 && d.RateLimit <= maxRate) { // NaN fails too
 		p.add("rate_limit", "must be between 0 (no limit) and %d", maxRate)
 	}
+	validateRetry(&d.Retry, &p)
 	if (d.ClientCert == "") != (d.ClientKey == "") {
 		p.add("client_key", "client_cert and client_key go together")
 	}

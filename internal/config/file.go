@@ -79,9 +79,21 @@ type DestinationFile struct {
 	ClientCert      string `yaml:"client_cert"`
 	ClientKey       string `yaml:"client_key"`
 	FollowRedirects bool   `yaml:"follow_redirects"`
+	// Retry is the destination's own retry policy; absent: the global one.
+	Retry *RetryFile `yaml:"retry"`
 	// Filter and Transform are jq programs (docs/routing.md).
 	Filter    string `yaml:"filter"`
 	Transform string `yaml:"transform"`
+}
+
+// RetryFile declares a destination's retry policy (webhook.RetrySettings).
+type RetryFile struct {
+	// MaxAttempts bounds attempts, the first included.
+	MaxAttempts int `yaml:"max_attempts"`
+	// MaxAge is a Go duration ("24h").
+	MaxAge string `yaml:"max_age"`
+	// Schedule is "exponential" or a list of delays, "5s,5m,30m".
+	Schedule string `yaml:"schedule"`
 }
 
 // FileError is a problem in the configuration file, located by line.
@@ -232,6 +244,10 @@ func (c *Config) LoadFile(path string) error {
 			} else {
 				dest.Timeout = t
 			}
+		}
+		if r := d.Retry; r != nil {
+			dest.Retry = webhook.RetrySettings{MaxAttempts: r.MaxAttempts, Schedule: r.Schedule,
+				MaxAge: duration(r.MaxAge, p+".retry.max_age", field+".retry.max_age")}
 		}
 		if d.PreviousSecretUntil != "" {
 			t, err := time.Parse(time.RFC3339, d.PreviousSecretUntil)

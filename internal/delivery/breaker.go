@@ -347,3 +347,47 @@ func (c *circuits) disabled(name string) bool {
 	ci, ok := c.m[name]
 	return ok && ci.st.Circuit == store.CircuitDisabled
 }
+
+// goneReason is the recorded reason of a destination disabled because its
+// receiver answered 410 Gone.
+const goneReason = "receiver answered 410 Gone"
+
+// disable disables name at once, as DisableAfter does, with reason: a
+// receiver that answers 410 Gone says that the endpoint is gone for good
+// (Standard Webhooks), so no more attempts are made until an admin
+// enables it again. The change is stored by compare-and-set, so every
+// process stops within StateRefresh, and announced like the breaker's own
+// disable: an error log line and a live stream change. A destination
+// disabled already keeps its first reason.
+func (c *circuits) disable(ctx context.Context, name, reason string, now time.Time) {
+	c.mu.Lock()
+	ci := c.get(name)
+	c.mu.Unlock()
+	ci.write.Lock()
+	defer ci.write.Unlock()
+	const tries = 5
+	for try := 1; ; try++ {
+		c.mu.Lock()
+		cur := ci.st
+		c.mu.Unlock()
+		if circuitOf(cur) == store.CircuitDisabled {
+			break
+		}
+		next := cur
+		next.Destination, next.Circuit, next.OpenUntil = name, store.CircuitDisabled, time.Time{}
+		next.DisabledAt, next.DisabledReason, next.LastError, next.UpdatedAt = now, reason, reason, now
+		saved, err := c.store.DestinationStatePut(ctx, next)
+		if err == nil {
+			c.apply(name, saved, true)
+			break
+		}
+		if !errors.Is(err, webhook.ErrConflict) || try == tries {
+			c.log.Error("could not disable the destination; its deliveries go on", "destination", name, "reason", reason, "err", err)
+			break
+		}
+		c.reload(ctx, name)
+	}
+	c.mu.Lock()
+	ci.probing, ci.probeInFlight = false, false
+	c.mu.Unlock()
+}

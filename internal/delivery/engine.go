@@ -162,6 +162,8 @@ type Engine struct {
 	// every start it was granted and wanted more: the dispatcher wakes for
 	// their next start. Only the dispatcher goroutine touches it.
 	rateBusy map[string]bool
+	// adaptive is each destination's AIMD concurrency limit (adaptive.go).
+	adaptive *adaptive
 }
 
 // New returns an Engine with defaults applied.
@@ -201,6 +203,7 @@ func New(opts Options) *Engine {
 		e.opts.RateLimiter = NewLocalRateLimiter(opts.Now)
 	}
 	e.rateBusy = map[string]bool{}
+	e.adaptive = newAdaptive(opts.Logger)
 	if opts.States != nil {
 		var publish func(stream.Change)
 		if opts.Publisher != nil {
@@ -461,11 +464,13 @@ func (e *Engine) plan(limit int) claimPlan {
 	e.rotate++
 	for i := range dests {
 		d := dests[(first+i)%len(dests)]
-		n := max(min(e.capOf(d)-e.perDest[d.Name], limit), 0)
+		capacity, paused := e.adaptive.limits(d.Name, e.capOf(d), now)
+		p.wake = earliest(p.wake, paused)
+		n := max(min(capacity-e.perDest[d.Name], limit), 0)
 		// Max lets a queue shared by processes (Redis) hold max_in_flight
 		// across all of them; n counts this process's slots only.
 		p.quotas = append(p.quotas, store.DestinationQuota{Destination: d.Name, Limit: n, Max: d.MaxInFlight})
-		rates = append(rates, d.RateLimit)
+		rates = append(rates, e.adaptive.rate(d.RateLimit, capacity, e.capOf(d)))
 	}
 	e.mu.Unlock()
 	var ratedAt []int
@@ -634,6 +639,7 @@ func (e *Engine) attempt(job webhook.Job, token string) {
 		attempt.Error = res.errorText()
 		attempt.Reason = res.reason()
 		retryAfter = res.retryAfter
+		e.adaptive.observe(d.Destination, e.capOf(dest), res, started, e.opts.Now())
 	}
 	finished := e.opts.Now()
 	attempt.Duration = finished.Sub(started)
@@ -644,10 +650,12 @@ func (e *Engine) attempt(job webhook.Job, token string) {
 		params.Status = webhook.StatusSuccess
 	case !ok:
 		params.Status = webhook.StatusPermanentFailure
+	case attempt.StatusCode == http.StatusGone: // the receiver says: never again (adaptive.go)
+		params.Status = webhook.StatusPermanentFailure
 	case attempt.Reason == webhook.ReasonTransformError: // deterministic: fix the transform, then replay (transform.go)
 		params.Status = webhook.StatusPermanentFailure
 	default:
-		params.Status, params.NextAttemptAt = e.opts.Retry.Next(number, finished, retryAfter, e.opts.Random())
+		params.Status, params.NextAttemptAt = e.opts.Retry.For(dest.Retry).NextFor(number, job.Event.ReceivedAt, finished, retryAfter, e.opts.Random())
 	}
 	log.Debug("attempt", "number", number, "status_code", attempt.StatusCode, "duration", attempt.Duration,
 		"outcome", params.Status, "next_attempt_at", params.NextAttemptAt, "error", attempt.Error)
@@ -664,7 +672,11 @@ func (e *Engine) attempt(job webhook.Job, token string) {
 	// A transform error says nothing of the receiver, which was not called.
 	if ok && e.circuits != nil && attempt.Reason != webhook.ReasonTransformError {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		e.circuits.record(ctx, d.Destination, params.Status == webhook.StatusSuccess, attempt.Error, finished)
+		if attempt.StatusCode == http.StatusGone {
+			e.circuits.disable(ctx, d.Destination, goneReason, finished)
+		} else {
+			e.circuits.record(ctx, d.Destination, params.Status == webhook.StatusSuccess, attempt.Error, finished)
+		}
 		cancel()
 	}
 	if e.opts.AfterRecord != nil {
@@ -817,7 +829,7 @@ func describe(err error, timeout time.Duration) error {
 		}
 		return err
 	case errors.Is(err, context.DeadlineExceeded), os.IsTimeout(err):
-		return fmt.Errorf("timeout after %s", timeout)
+		return timeoutError{timeout}
 	case errors.As(err, &dnsErr):
 		return fmt.Errorf("dns: %s", dnsErr.Error())
 	case errors.Is(err, syscall.ECONNREFUSED):

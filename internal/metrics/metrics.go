@@ -63,6 +63,9 @@ type Options struct {
 	Destinations func() []string
 	// InFlight, when set, reports the attempts running in this process.
 	InFlight func() int64
+	// ConcurrencyLimits, when set, reports each destination's adaptive
+	// concurrency limit in this process (adaptive.go).
+	ConcurrencyLimits func() map[string]int
 	// CacheTTL is how long one reading of Stats serves scrapes, so that
 	// several Prometheus servers scraping often do not each cost a query.
 	// Default 2s.
@@ -160,6 +163,9 @@ func New(opts Options) *Registry {
 			Name: "hookd_delivery_in_flight_local",
 			Help: "Delivery attempts running in this process right now.",
 		}, func() float64 { return float64(opts.InFlight()) }))
+	}
+	if opts.ConcurrencyLimits != nil {
+		r.reg.MustRegister(newLimitsCollector(opts.ConcurrencyLimits))
 	}
 	if opts.Stats != nil {
 		r.reg.MustRegister(newStoreCollector(opts, r.storeErrors))

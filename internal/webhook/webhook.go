@@ -157,6 +157,9 @@ type Destination struct {
 	// checked by the SSRF guard like the first address; off by default, as
 	// a 3xx answer is then a failed attempt.
 	FollowRedirects bool
+	// Retry is this destination's retry policy; its zero value follows the
+	// global one (MAX_RETRIES, RETRY_BASE_DELAY, RETRY_MAX_DELAY).
+	Retry RetrySettings `json:",omitzero"`
 }
 
 // Wants reports whether the destination subscribes to events of the source
