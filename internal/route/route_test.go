@@ -261,3 +261,43 @@ func FuzzTransformApply(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkFilterEvent is what one event costs the first filtered
+// destination at ingest: parse the body, build the input, run the filter.
+func BenchmarkFilterEvent(b *testing.B) {
+	f, err := CompileFilter(`.payload.total > 100 and .headers["content-type"] == "application/json"`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ev := Event{Source: "shop", Type: "orders.create", Headers: map[string]string{"Content-Type": "application/json", "X-Shop": "a"},
+		Body: []byte(`{"type":"orders.create","id":12345678901234567890,"total":250,"lines":[{"sku":"a","n":1},{"sku":"b","n":2}],"pad":"` + strings.Repeat("x", 200) + `"}`)}
+	ctx := context.Background()
+	b.ReportAllocs()
+	timeouts := 0
+	for range b.N {
+		ok, err := f.Match(ctx, FilterInput(ev, ParsePayload(ev.Body)))
+		switch {
+		case errors.Is(err, expr.ErrTimeout):
+			timeouts++ // the host stalled the run past its wall-clock limit
+		case !ok || err != nil:
+			b.Fatal(ok, err)
+		}
+	}
+	b.ReportMetric(float64(timeouts), "timeouts")
+}
+
+// BenchmarkTransform is one transform applied before an attempt.
+func BenchmarkTransform(b *testing.B) {
+	tr, err := CompileTransform(`{method: "PUT", headers: (.headers + {"x-type": .type}), payload: {id: .payload.id, cents: .payload.amount}}`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	in := baseInput()
+	ctx := context.Background()
+	b.ReportAllocs()
+	for range b.N {
+		if _, err := tr.Apply(ctx, in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
