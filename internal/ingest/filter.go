@@ -18,7 +18,6 @@ type fanOut struct {
 	// carries the filter budget.
 	req    context.Context
 	ctx    context.Context
-	ev     *webhook.Event
 	input  map[string]any
 	cancel context.CancelFunc
 	// failed names the destinations whose filter failed.
@@ -32,14 +31,18 @@ type fanOut struct {
 // destination once the filter is fixed. Never delivering on error, rather
 // than always, keeps a filter that guards a receiver from what it must
 // not see a guard.
-func (f *fanOut) filterWants(d webhook.Destination) bool {
+//
+// ev is passed by value, and only for a destination with a filter, so
+// that the fan-out of an event without filters does not move it to the
+// heap.
+func (f *fanOut) filterWants(d webhook.Destination, ev webhook.Event) bool {
 	prog := f.h.opts.Catalog.Filter(d.Name)
 	if prog == nil || prog.Source() != d.Filter {
 		// The catalog changed between reads, or the stored program no
 		// longer compiles: compile this one, once.
 		var err error
 		if prog, err = route.CompileFilter(d.Filter); err != nil {
-			f.fail(d, err)
+			f.fail(d, ev, err)
 			return false
 		}
 	}
@@ -48,20 +51,20 @@ func (f *fanOut) filterWants(d webhook.Destination) bool {
 		// sending its body still gets its event stored, with every
 		// delivery its filters select.
 		f.ctx, f.cancel = context.WithTimeout(context.WithoutCancel(f.req), route.EventFilterBudget)
-		f.input = route.FilterInput(route.Event{Source: f.ev.Source, Type: f.ev.Type, Headers: f.ev.Headers, Body: f.ev.Body},
-			route.ParsePayload(f.ev.Body))
+		f.input = route.FilterInput(route.Event{Source: ev.Source, Type: ev.Type, Headers: ev.Headers, Body: ev.Body},
+			route.ParsePayload(ev.Body))
 	}
 	ok, err := prog.Match(f.ctx, f.input)
 	if err != nil {
-		f.fail(d, err)
+		f.fail(d, ev, err)
 		return false
 	}
 	return ok
 }
 
-func (f *fanOut) fail(d webhook.Destination, err error) {
+func (f *fanOut) fail(d webhook.Destination, ev webhook.Event, err error) {
 	f.h.opts.Logger.Warn("destination filter failed; the event is not delivered to it",
-		"event", f.ev.ID, "source", f.ev.Source, "type", f.ev.Type, "destination", d.Name, "err", err)
+		"event", ev.ID, "source", ev.Source, "type", ev.Type, "destination", d.Name, "err", err)
 	f.failed = append(f.failed, d.Name)
 }
 

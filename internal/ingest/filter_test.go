@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/hookd/hookd/internal/route"
 	"github.com/hookd/hookd/internal/webhook"
 )
 
@@ -116,4 +117,38 @@ func TestFilters(t *testing.T) {
 			}
 		})
 	}
+}
+
+// BenchmarkServeFilter is BenchmarkServeFanOut with one of the eight
+// destinations filtering on the payload: the body is parsed once, for it.
+func BenchmarkServeFilter(b *testing.B) {
+	cat := fakeCatalog{sources: map[string]webhook.Source{"shop": {Name: "shop", MaxBodyBytes: 1 << 20}}}
+	for i, types := range [][]string{nil, {"orders.*"}, {"carts.*"}, nil, {"orders.create"}, {"*"}, {"refunds.*"}, nil} {
+		cat.destinations = append(cat.destinations, webhook.Destination{Name: string(rune('a' + i)), Sources: []string{"shop"}, EventTypes: types})
+	}
+	cat.destinations[0].Filter = `.payload.total > 100 and .headers["content-type"] == "application/json"`
+	benchServe(b, filterOnce{cat})
+}
+
+// filterOnce is a catalog that keeps compiled filters, as catalog.Catalog
+// does, so that the benchmark does not measure compiling.
+type filterOnce struct{ fakeCatalog }
+
+var compiled sync.Map
+
+func (c filterOnce) Filter(name string) *route.Filter {
+	for _, d := range c.destinations {
+		if d.Name == name && d.Filter != "" {
+			if f, ok := compiled.Load(d.Filter); ok {
+				return f.(*route.Filter)
+			}
+			f, err := route.CompileFilter(d.Filter)
+			if err != nil {
+				return nil
+			}
+			compiled.Store(d.Filter, f)
+			return f
+		}
+	}
+	return nil
 }

@@ -239,9 +239,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rep *Report) err
 		return err
 	}
 	params := store.EventInsertParams{Event: ev}
-	fan := fanOut{h: h, req: r.Context(), ev: &ev}
+	fan := fanOut{h: h, req: r.Context()}
 	for _, d := range h.opts.Catalog.Destinations() {
-		if d.Wants(ev.Source, ev.Type) && (d.Filter == "" || fan.filterWants(d)) {
+		if d.Wants(ev.Source, ev.Type) && (d.Filter == "" || fan.filterWants(d, ev)) {
 			params.Deliveries = append(params.Deliveries, webhook.Delivery{
 				ID: ids.New(ids.Delivery), EventID: ev.ID, Destination: d.Name,
 				Status: webhook.StatusPending, NextAttemptAt: ev.ReceivedAt, CreatedAt: ev.ReceivedAt,

@@ -342,6 +342,18 @@ try {
     await card.getByText('Previous secret').waitFor()
   })
 
+  await step('the test-filter box says which destinations would receive a pasted event', async () => {
+    await page.getByRole('button', { name: 'Test filter' }).click()
+    const box = page.getByRole('region', { name: 'Test filter' })
+    await box.getByLabel('Payload', { exact: true }).fill('{"action": "opened", "issue": {"id": 12345678901234567890}}')
+    await box.getByLabel('Source', { exact: true }).fill('github')
+    await box.getByLabel('Event type', { exact: true }).fill('issues.opened')
+    await box.getByRole('button', { name: 'Test', exact: true }).click()
+    await box.locator('[data-testid=filter-result][data-name=ci][data-receives=true]').waitFor()
+    await box.locator('[data-testid=filter-result][data-name=billing][data-receives=false]').filter({ hasText: 'not subscribed to the source' }).waitFor()
+    await page.getByRole('button', { name: 'Test filter' }).click()
+  })
+
   await step('an admin disables a destination: its deliveries wait until it is enabled', async () => {
     const card = page.locator('[data-testid=destination][data-name=audit]')
     await card.getByRole('button', { name: 'Disable' }).click()

@@ -1,6 +1,6 @@
 import { loadSession, notifyUnauthorized } from './session'
 import type {
-  Destination, EventDetail, EventPage, Session, SourceDetail, SourceSummary, Stats, User,
+  Destination, EventDetail, EventPage, FilterTestResult, Session, SourceDetail, SourceSummary, Stats, TransformResult, User,
 } from './types'
 
 // ApiError carries the server's {error, code} and the HTTP status.
@@ -35,9 +35,16 @@ async function errorOf(res: Response): Promise<ApiError> {
 // request calls the API with the session's token. A 401 ends the session
 // (except on login itself, where it means a wrong password).
 export async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  return requestText<T>(method, path, body === undefined ? undefined : JSON.stringify(body))
+}
+
+// requestText is request with a body already in JSON, for bodies that
+// embed a pasted payload as written (JSON.parse would round its large
+// integers).
+export async function requestText<T>(method: string, path: string, text?: string): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json', ...authHeaders() }
-  if (body !== undefined) headers['Content-Type'] = 'application/json'
-  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
+  if (text !== undefined) headers['Content-Type'] = 'application/json'
+  const res = await fetch(path, { method, headers, body: text })
   if (!res.ok) {
     const err = await errorOf(res)
     if (res.status === 401 && path !== '/api/auth/login') notifyUnauthorized()
@@ -124,6 +131,12 @@ export const api = {
     request<Destination>('POST', `/api/destinations/${encodeURIComponent(name)}/enable`),
   disableDestination: (name: string, reason = '') =>
     request<Destination>('POST', `/api/destinations/${encodeURIComponent(name)}/disable`, reason ? { reason } : undefined),
+  // testFilter and tryTransform take the payload as the JSON text pasted
+  // (checked by the caller), so that its numbers reach hookd unchanged.
+  testFilter: (f: { source?: string; type?: string; headers?: Record<string, string> }, payloadJSON?: string) =>
+    requestText<{ items: FilterTestResult[] }>('POST', '/api/destinations/test-filter', withPayload(f, payloadJSON)),
+  tryTransform: (t: { destination?: string; transform?: string; type?: string; source?: string }, payloadJSON?: string) =>
+    requestText<TransformResult>('POST', '/api/destinations/try-transform', withPayload(t, payloadJSON)),
   stats: (window: string) => request<Stats>('GET', '/api/stats?window=' + encodeURIComponent(window)),
   // routes lists "METHOD /path" of every route the server documents, so
   // the dashboard offers an action only where the server has it.
@@ -135,6 +148,15 @@ export const api = {
     }
     return out
   },
+}
+
+// withPayload is the JSON of fields plus "payload" holding payloadJSON
+// as written.
+export function withPayload(fields: Record<string, unknown>, payloadJSON?: string): string {
+  const clean = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined && v !== ''))
+  const head = JSON.stringify(clean)
+  if (payloadJSON === undefined || payloadJSON.trim() === '') return head
+  return head.slice(0, -1) + (head === '{}' ? '' : ',') + '"payload":' + payloadJSON.trim() + '}'
 }
 
 // download fetches an export with the session's token and hands it to the

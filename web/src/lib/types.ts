@@ -146,6 +146,29 @@ export interface Destination {
   previous_secret?: string
   previous_secret_until?: string
   circuit?: Circuit | null
+  // filter is a jq program choosing the events delivered (docs/routing.md).
+  filter?: string
+  // transform reshapes the request (admins only; others see transform_set).
+  transform?: string
+  transform_set?: boolean
+}
+
+// FilterTestResult says whether a destination would receive a test event.
+export interface FilterTestResult {
+  name: string
+  receives: boolean
+  reason?: 'not_subscribed_to_source' | 'event_type_not_wanted' | 'filter_false' | 'filter_error' | 'filter_timeout'
+  error?: string
+  filter?: string
+}
+
+// TransformResult is the request a transform makes, before hookd's own
+// headers (webhook-id, webhook-timestamp, webhook-signature, User-Agent).
+export interface TransformResult {
+  method: string
+  url: string
+  headers: Record<string, string>
+  body: string
 }
 
 export interface QueueStats {

@@ -8,6 +8,7 @@ import { useLiveChanges } from '../lib/live'
 import { circuitState, type Circuit, type Destination, type Health } from '../lib/types'
 import { useServerRoutes } from '../lib/useRoutes'
 import { useThrottled } from '../lib/useThrottled'
+import { FilterTester, TransformTester } from './Routing'
 import { Origin } from './Sources'
 
 const ENABLE = 'POST /api/destinations/{name}/enable'
@@ -24,6 +25,7 @@ export function Destinations() {
   const [rotating, setRotating] = useState<Destination | null>(null)
   const [disabling, setDisabling] = useState<Destination | null>(null)
   const [revealed, setRevealed] = useState<{ name: string; secret: string } | null>(null)
+  const [testing, setTesting] = useState(false)
 
   const load = useCallback(async () => {
     try {
@@ -58,12 +60,16 @@ export function Destinations() {
     <div className="space-y-3">
       <div className="flex flex-wrap items-center justify-between gap-2">
         <h1 className="text-xl font-semibold">Destinations</h1>
-        {isAdmin && (
-          <Button variant="primary" onClick={() => setEditing('new')}>
-            New destination
-          </Button>
-        )}
+        <div className="flex gap-2">
+          <Button aria-expanded={testing} onClick={() => setTesting((t) => !t)}>Test filter</Button>
+          {isAdmin && (
+            <Button variant="primary" onClick={() => setEditing('new')}>
+              New destination
+            </Button>
+          )}
+        </div>
       </div>
+      {testing && <FilterTester />}
       <p className="text-sm text-slate-600 dark:text-slate-400">
         Health counts the attempts this hookd process made since it started.
       </p>
@@ -94,6 +100,18 @@ export function Destinations() {
                 <>
                   <dt className="text-slate-500">Event types</dt>
                   <dd className="break-words">{d.event_types.join(', ')}</dd>
+                </>
+              )}
+              {d.filter && (
+                <>
+                  <dt className="text-slate-500">Filter</dt>
+                  <dd><code className="break-all font-mono text-xs" data-testid="filter">{d.filter}</code></dd>
+                </>
+              )}
+              {(d.transform || d.transform_set) && (
+                <>
+                  <dt className="text-slate-500">Transform</dt>
+                  <dd>{d.transform ? <code className="whitespace-pre-wrap break-all font-mono text-xs">{d.transform}</code> : 'set'}</dd>
                 </>
               )}
               <dt className="text-slate-500">Timeout · in flight</dt>
@@ -290,6 +308,8 @@ function DestinationForm({ initial, sources, onClose, onSaved }: {
   const [timeout, setTimeout_] = useState(initial?.timeout ?? '30s')
   const [inFlight, setInFlight] = useState(String(initial?.max_in_flight ?? 16))
   const [rate, setRate] = useState(initial?.rate_limit ? String(initial.rate_limit) : '')
+  const [filter, setFilter] = useState(initial?.filter ?? '')
+  const [transform, setTransform] = useState(initial?.transform ?? '')
   const [error, setError] = useState<unknown>(null)
   const headersRedacted = Object.values(initial?.headers ?? {}).includes('[redacted]')
 
@@ -309,6 +329,8 @@ function DestinationForm({ initial, sources, onClose, onSaved }: {
       event_types: splitList(types),
       timeout,
       max_in_flight: Number(inFlight),
+      filter,
+      transform,
     }
     if (!headersRedacted) body.headers = parseHeaders(headers)
     if (rate !== '') body.rate_limit = Number(rate)
@@ -346,6 +368,13 @@ function DestinationForm({ initial, sources, onClose, onSaved }: {
         <Field label="Event types" hint="Comma-separated; exact types or prefixes like issues.* ; empty for all">
           <input className={inputClass} value={types} onChange={(e) => setTypes(e.target.value)} />
         </Field>
+        <Field label="Filter" hint="jq over {source, type, headers, payload}; delivered when true. Empty: every event it subscribes to. See docs/routing.md">
+          <textarea className={`${inputClass} font-mono text-xs`} rows={2} value={filter} placeholder='.payload.data.amount > 1000' onChange={(e) => setFilter(e.target.value)} />
+        </Field>
+        <Field label="Transform" hint="jq over {method, url, headers, payload, type, source, event_id}, returning the fields to change. Empty: sent as received">
+          <textarea className={`${inputClass} font-mono text-xs`} rows={3} value={transform} placeholder='.payload |= {text: "\(.type): \(.id)"}' onChange={(e) => setTransform(e.target.value)} />
+        </Field>
+        <TransformTester destination={initial?.name} transform={transform} />
         <Field label="Extra headers" hint={headersRedacted ? 'Hidden: values are shown to admins only' : 'One "Name: value" per line'}>
           <textarea className={inputClass} rows={2} disabled={headersRedacted} value={headers} onChange={(e) => setHeaders(e.target.value)} />
         </Field>
