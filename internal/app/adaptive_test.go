@@ -401,3 +401,51 @@ func TestRetryPolicyPerDestination(t *testing.T) {
 		t.Errorf("aged: last attempt %v after the first; max_age is 350ms", last.StartedAt.Sub(attempts[0].StartedAt))
 	}
 }
+
+// TestAdaptiveRateFollowsLimit: a rate-limited destination whose receiver
+// keeps answering 429 (without Retry-After) is slowed in rate too: at the
+// floor its rate in force is rate_limit / max_in_flight, as the API shows.
+func TestAdaptiveRateFollowsLimit(t *testing.T) {
+	t.Parallel()
+	rcv := startReceiver(t, receiver.Always(http.StatusTooManyRequests))
+	ta := setup(t, func(cfg *config.Config) {
+		cfg.MaxRetries = 50
+		cfg.RetryBaseDelay = 20 * time.Millisecond
+		cfg.RetryMaxDelay = 200 * time.Millisecond
+		cfg.BreakerFailures = 0
+		cfg.AdminPassword = "correct horse battery staple"
+		cfg.Sources = []webhook.Source{testSource("github")}
+		d := testDestination("limited", rcv.URL(), newSecret(t), "github")
+		d.MaxInFlight, d.RateLimit = 4, 40
+		cfg.Destinations = []webhook.Destination{d}
+	})
+	token := ta.login(t)
+	for i := range 8 {
+		ta.mustAccept(t, "github", fmt.Appendf(nil, `{"n":%d}`, i), jsonHeader())
+	}
+	type view struct {
+		Adaptive struct {
+			Limit     int     `json:"limit"`
+			Cap       int     `json:"cap"`
+			RateLimit float64 `json:"rate_limit"`
+		} `json:"adaptive"`
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	var v view
+	for {
+		status, raw := ta.call(t, token, "GET", "/api/destinations/limited", nil)
+		if status != http.StatusOK || json.Unmarshal(raw, &v) != nil {
+			t.Fatalf("GET /api/destinations/limited: %d %s", status, raw)
+		}
+		if v.Adaptive.Limit == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("adaptive = %+v after 15s of 429s; want limit 1", v.Adaptive)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if v.Adaptive.Cap != 4 || v.Adaptive.RateLimit != 10 {
+		t.Errorf("adaptive = %+v; want cap 4 and rate 40 × 1/4 = 10", v.Adaptive)
+	}
+}
