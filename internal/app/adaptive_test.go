@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookd/hookd/internal/app"
 	"github.com/hookd/hookd/internal/config"
 	"github.com/hookd/hookd/internal/receiver"
 	"github.com/hookd/hookd/internal/webhook"
@@ -134,7 +135,7 @@ func TestAdaptiveDeliveryBacksOffAndRecovers(t *testing.T) {
 	rcv := &loadReceiver{healthyDelay: 20 * time.Millisecond, retryAfter: "1", start: time.Now(), bucket: 250 * time.Millisecond}
 	srv := httptest.NewServer(rcv)
 	t.Cleanup(srv.Close)
-	ta := setup(t, func(cfg *config.Config) {
+	ta := setupWith(t, func(cfg *config.Config) {
 		cfg.MaxRetries = 50
 		cfg.RetryBaseDelay = 50 * time.Millisecond
 		cfg.RetryMaxDelay = time.Second
@@ -144,7 +145,7 @@ func TestAdaptiveDeliveryBacksOffAndRecovers(t *testing.T) {
 		d := testDestination("slow", srv.URL, newSecret(t), "github")
 		d.MaxInFlight = capacity
 		cfg.Destinations = []webhook.Destination{d}
-	})
+	}, func(opts *app.Options) { opts.DeferDelivery = true })
 	token := ta.login(t)
 
 	var (
@@ -206,8 +207,11 @@ func TestAdaptiveDeliveryBacksOffAndRecovers(t *testing.T) {
 		wg.Wait()
 	}
 
-	// Healthy: a backlog fills the cap.
+	// Healthy: a backlog, stored before delivery starts, fills the cap.
 	send(300)
+	if err := ta.StartDelivery(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 	healthy := waitLimit("at the cap", 10*time.Second, func(n int) bool { return n == capacity })
 	ta.records.waitFor(t, 20*time.Second, "the healthy backlog", func(rs []attemptRecord) bool { return len(rs) >= 200 })
 	overloadAt := time.Since(rcv.start)
