@@ -71,6 +71,11 @@ func TestFilterRouting(t *testing.T) {
 	if n := len(big.Arrivals()); n != 1 {
 		t.Errorf("big got %d arrivals; want 1", n)
 	}
+	// Every failed filter run is counted, by destination.
+	status, metrics := ta.get(t, "/metrics")
+	if want := `hookd_filter_errors_total{destination="slow"} 3`; status != http.StatusOK || !strings.Contains(string(metrics), want) {
+		t.Errorf("GET /metrics: %d, no line %q", status, want)
+	}
 }
 
 // capture is a loopback receiver that keeps the method, path and

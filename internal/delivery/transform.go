@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"net/http"
+	"strings"
 
 	"github.com/hookd/hookd/internal/route"
 	"github.com/hookd/hookd/internal/webhook"
@@ -49,6 +50,11 @@ func (e *Engine) outbound(ctx context.Context, dest webhook.Destination, job web
 	out, err := prog.Apply(ctx, route.TransformInput{Request: req, Type: job.Event.Type, Source: job.Event.Source, EventID: job.Event.ID})
 	if err != nil {
 		return route.Request{}, "", err
+	}
+	if (dest.CACert != "" || dest.ClientCert != "") && !strings.HasPrefix(strings.ToLower(out.URL), "https://") {
+		// The destination's TLS settings say its receiver is reached over
+		// TLS only; a transform may not send the event in the clear.
+		return route.Request{}, "", &route.Error{Msg: "url must be https:// for a destination with ca_cert or client_cert"}
 	}
 	// Content-Type is set by send from the second result, once; the
 	// transform's headers hold it in whatever case it chose.
