@@ -2,10 +2,16 @@ package catalog_test
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/hookd/hookd/internal/catalog"
+	"github.com/hookd/hookd/internal/mongotest"
+	"github.com/hookd/hookd/internal/pgtest"
+	"github.com/hookd/hookd/internal/store/mongo"
+	"github.com/hookd/hookd/internal/store/postgres"
+	"github.com/hookd/hookd/internal/store/sqlite"
 	"github.com/hookd/hookd/internal/webhook"
 )
 
@@ -73,6 +79,71 @@ func TestDestinationPrograms(t *testing.T) {
 			check(other)
 			if got, _ := other.Destination("d"); got.Filter != saved.Filter || got.Transform != saved.Transform {
 				t.Errorf("stored destination %q / %q; want %q / %q", got.Filter, got.Transform, saved.Filter, saved.Transform)
+			}
+		})
+	}
+}
+
+// TestDestinationProgramsInEveryStore saves a destination with a filter
+// and a transform through one catalog and loads it with another, on each
+// store driver: the programs are part of the stored document, so no
+// driver needs to know them.
+func TestDestinationProgramsInEveryStore(t *testing.T) {
+	t.Parallel()
+	stores := map[string]func(t *testing.T) catalog.Store{
+		"sqlite": func(t *testing.T) catalog.Store {
+			st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "hookd.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			return st
+		},
+		"postgres": func(t *testing.T) catalog.Store {
+			url, _ := pgtest.Schema(t, "catalog_routing")
+			st, err := postgres.Open(context.Background(), url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			return st
+		},
+		"mongo": func(t *testing.T) catalog.Store {
+			st, err := mongo.Open(context.Background(), mongotest.Database(t, "catalog_routing"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			return st
+		},
+	}
+	for name, open := range stores {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			st := open(t)
+			ctx := context.Background()
+			sources := []webhook.Source{{Name: "stripe", MaxBodyBytes: 1 << 20}}
+			cat, err := catalog.New(ctx, st, sources, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			const filter, transform = `.payload.id == 12345678901234567890`, "{payload: {text: \"\\(.type)\"}}\n"
+			if _, err := cat.PutDestination(ctx, webhook.Destination{Name: "d", URL: "https://d.example.com/", Sources: []string{"stripe"}, Filter: filter, Transform: transform}, true); err != nil {
+				t.Fatal(err)
+			}
+			other, err := catalog.New(ctx, st, sources, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, ok := other.Destination("d")
+			if !ok || d.Filter != filter || d.Transform != transform {
+				t.Fatalf("loaded %+v; want filter %q and transform %q", d, filter, transform)
+			}
+			if f := other.Filter("d"); f == nil || f.Source() != filter {
+				t.Errorf("loaded catalog has no compiled filter")
+			}
+			if tr := other.Transform("d"); tr == nil || tr.Source() != transform {
+				t.Errorf("loaded catalog has no compiled transform")
 			}
 		})
 	}
