@@ -271,12 +271,6 @@ func kind(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
-// IsError reports whether err is a transform's failure (an *Error).
-func IsError(err error) bool {
-	var te *Error
-	return errors.As(err, &te)
-}
-
 // message is a run's error as a person should read it: the text a
 // program gave error() as is (jq's own wording is "error: <text>").
 func message(err error) string {
