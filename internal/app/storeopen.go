@@ -130,3 +130,24 @@ func openRedisQueue(ctx context.Context, url, prefix string, st store.Store) (*r
 	}
 	return redisqueue.New(client, st, redisqueue.Config{Prefix: prefix}), client, nil
 }
+
+// singleWriter is implemented by a store that knows it is on a server on
+// which only one hookd process may write (FerretDB, for the MongoDB
+// store): it says why, or "" when any number may.
+type singleWriter interface {
+	SingleWriter() string
+}
+
+// sharedStoreCheck refuses a split role (api or worker: the roles that
+// exist to run beside other processes) on a store only one process may
+// write, rather than let two processes corrupt each other's deliveries.
+func sharedStoreCheck(st store.Store, role string) error {
+	sw, ok := st.(singleWriter)
+	if !ok || role == config.RoleAll {
+		return nil
+	}
+	if why := sw.SingleWriter(); why != "" {
+		return fmt.Errorf("HOOKD_ROLE: %q runs beside other processes, but %s", role, why)
+	}
+	return nil
+}
