@@ -46,8 +46,8 @@ const (
 	// replay.
 	MaxReplayRate = 10000
 	// maxReplayBatch bounds one transaction of a replay: on SQLite every
-	// write waits for the one writer, and a batch of 50 holds it for about
-	// 5 ms on a busy 2-core server, a batch of 500 for 65 ms.
+	// write waits for the one writer, which a batch of 100 holds for about
+	// 10 ms on a busy 2-core server, a batch of 500 for 65 ms.
 	maxReplayBatch = 50
 	// replayBacklogPoll is how often a held replay looks at the queue.
 	replayBacklogPoll = 200 * time.Millisecond

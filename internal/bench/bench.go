@@ -122,13 +122,16 @@ type Result struct {
 	Replayed        int     `json:"replayed,omitempty"`
 	ReplayedArrived int64   `json:"replayed_arrived,omitempty"`
 	ReplaySeconds   float64 `json:"replay_seconds,omitempty"`
-	QuietE2EP50Ms   float64 `json:"quiet_e2e_p50_ms,omitempty"`
-	QuietE2EP99Ms   float64 `json:"quiet_e2e_p99_ms,omitempty"`
-	ReplayE2EP50Ms  float64 `json:"replay_e2e_p50_ms,omitempty"`
-	ReplayE2EP99Ms  float64 `json:"replay_e2e_p99_ms,omitempty"`
-	ReplayP99Ratio  float64 `json:"replay_p99_ratio,omitempty"`
-	QuietSamples    int     `json:"quiet_samples,omitempty"`
-	ReplaySamples   int     `json:"replay_samples,omitempty"`
+	// ReplayHeldSeconds is how long the replay waited for delivery to
+	// catch up (the API's held_seconds).
+	ReplayHeldSeconds float64 `json:"replay_held_seconds,omitempty"`
+	QuietE2EP50Ms     float64 `json:"quiet_e2e_p50_ms,omitempty"`
+	QuietE2EP99Ms     float64 `json:"quiet_e2e_p99_ms,omitempty"`
+	ReplayE2EP50Ms    float64 `json:"replay_e2e_p50_ms,omitempty"`
+	ReplayE2EP99Ms    float64 `json:"replay_e2e_p99_ms,omitempty"`
+	ReplayP99Ratio    float64 `json:"replay_p99_ratio,omitempty"`
+	QuietSamples      int     `json:"quiet_samples,omitempty"`
+	ReplaySamples     int     `json:"replay_samples,omitempty"`
 }
 
 // Command returns `hookd bench`.

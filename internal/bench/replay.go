@@ -89,6 +89,7 @@ type replayJob struct {
 	State      string     `json:"state"`
 	Matched    int        `json:"matched"`
 	Requeued   int        `json:"requeued"`
+	HeldSecs   float64    `json:"held_seconds"`
 	StartedAt  time.Time  `json:"started_at"`
 	FinishedAt *time.Time `json:"finished_at"`
 }
@@ -192,6 +193,7 @@ type replayOutcome struct {
 // report adds the replay's figures to res.
 func (p *replayPhases) report(res *Result, job replayJob) {
 	res.ReplayState, res.Replayed, res.ReplayedArrived = job.State, job.Requeued, p.arrived.Load()
+	res.ReplayHeldSeconds = job.HeldSecs
 	if start, end := p.start.Load(), p.end.Load(); start > 0 && end > start {
 		res.ReplaySeconds = time.Duration(end - start).Seconds()
 	}
@@ -207,8 +209,8 @@ func (p *replayPhases) report(res *Result, job replayJob) {
 // are counted until the drain of the live deliveries ends.
 func (p *replayPhases) print(w io.Writer, res Result) {
 	res.ReplayedArrived = p.arrived.Load()
-	fmt.Fprintf(w, "replay:     %d of %d dead letters requeued in %.1f s at %s (%s), %d arrived\n",
-		res.Replayed, res.DeadLetters, res.ReplaySeconds, replayRateText(res.ReplayRate), res.ReplayState, res.ReplayedArrived)
+	fmt.Fprintf(w, "replay:     %d of %d dead letters requeued in %.1f s at %s (%s; held back %.1f s while delivery was behind), %d arrived\n",
+		res.Replayed, res.DeadLetters, res.ReplaySeconds, replayRateText(res.ReplayRate), res.ReplayState, res.ReplayHeldSeconds, res.ReplayedArrived)
 	fmt.Fprintf(w, "live e2e:   quiet p50 %.2f ms, p99 %.2f ms (%d); during the replay p50 %.2f ms, p99 %.2f ms (%d); p99 ratio %.2f\n",
 		res.QuietE2EP50Ms, res.QuietE2EP99Ms, res.QuietSamples, res.ReplayE2EP50Ms, res.ReplayE2EP99Ms, res.ReplaySamples, res.ReplayP99Ratio)
 }
