@@ -77,13 +77,14 @@ func (l *loadReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
-// maxInFlight is the most requests held at once in [from, to).
+// maxInFlight is the most requests held at once in the buckets that lie
+// wholly within [from, to).
 func (l *loadReceiver) maxInFlight(from, to time.Duration) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	m := 0
 	for i, b := range l.buckets {
-		if at := time.Duration(i) * l.bucket; at >= from && at < to {
+		if at := time.Duration(i) * l.bucket; at >= from && at+l.bucket <= to {
 			m = max(m, b.maxInFlight)
 		}
 	}
@@ -230,7 +231,7 @@ func TestAdaptiveDeliveryBacksOffAndRecovers(t *testing.T) {
 	// What the receiver measured.
 	before := rcv.maxInFlight(0, overloadAt)
 	during := rcv.maxInFlight(low+rcv.bucket, healAt)
-	after := rcv.maxInFlight(back, end+rcv.bucket)
+	after := rcv.maxInFlight(back-rcv.bucket, end+rcv.bucket)
 	if before < capacity/2 {
 		t.Errorf("healthy: the receiver held at most %d at once; want near the cap %d", before, capacity)
 	}
