@@ -410,6 +410,10 @@ func TestCLIEvents(t *testing.T) {
 		s.waitStatus(t, dead2, "permanent_failure") // a dry run changes nothing
 		out = s.mustRun(t, s.adminKey, "events", "retry", "--dead", "--source", "github", "--dry-run")
 		mustMatch(t, "retry --dead --source github --dry-run", out, `^dry run: 0 dead deliveries match \(source github\)`)
+		out = s.mustRun(t, s.adminKey, "events", "retry", "--dead", "--reason", "http_5xx", "--dry-run")
+		mustMatch(t, "retry --dead --reason http_5xx --dry-run", out, `^dry run: 2 dead deliveries match \(failed last of http_5xx\)`)
+		out = s.mustRun(t, s.adminKey, "events", "retry", "--dead", "--reason", "dns", "--dry-run")
+		mustMatch(t, "retry --dead --reason dns --dry-run", out, `^dry run: 0 dead deliveries match \(failed last of dns\)`)
 
 		// Not on a terminal: no question asked.
 		out = s.mustRun(t, s.adminKey, "events", "retry", "--dead", "--source", "stripe")

@@ -422,8 +422,8 @@ func formatPayload(body []byte) string {
 
 func eventsRetryCommand(rf *remoteFlags) *cobra.Command {
 	var (
-		dead, dryRun, yes, asJSON         bool
-		source, destination, since, until string
+		dead, dryRun, yes, asJSON                 bool
+		source, destination, since, until, reason string
 	)
 	cmd := &cobra.Command{
 		Use:   "retry [ID... | - | --dead]",
@@ -439,20 +439,24 @@ per line, as hookd events ls --ids prints them). With several, a progress
 bar shows on a terminal, and one line per event otherwise.
 
 --dead re-queues every dead (permanent_failure) delivery matching the
-filters --source, --destination, --since and --until, in one transaction
+filters --source, --destination, --since, --until and --reason (the last
+attempt's failure reason: dns, timeout, http_5xx, ...), in one transaction
 (POST /api/webhooks/retry); without filters, every dead delivery. Try
 --dry-run first: it only counts. On a terminal, --dead asks before
-re-queueing unless --yes. Needs the admin role.`,
+re-queueing unless --yes. Needs the admin role. It is not paced: for many
+thousands of dead letters, start a paced replay job instead
+(POST /api/dead-letters/replays, see docs/api.md).`,
 		Example: `  hookd events retry evt_01M8HQRNBNC8DHDG1A16NV2J96
   hookd events ls --status failed --source github --ids | hookd events retry -
   hookd events retry --dead --source stripe --since 24h --dry-run
-  hookd events retry --dead --destination billing --yes`,
+  hookd events retry --dead --destination billing --yes
+  hookd events retry --dead --reason dns --dry-run`,
 		ValidArgsFunction: completeEventIDs(rf),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			filtered := source != "" || destination != "" || since != "" || until != ""
+			filtered := source != "" || destination != "" || since != "" || until != "" || reason != ""
 			if !dead {
 				if filtered || dryRun || yes {
-					return errors.New("--source, --destination, --since, --until, --dry-run and --yes go with --dead")
+					return errors.New("--source, --destination, --since, --until, --reason, --dry-run and --yes go with --dead")
 				}
 				ids, err := eventIDs(cmd, args)
 				if err != nil {
@@ -485,7 +489,7 @@ re-queueing unless --yes. Needs the admin role.`,
 			if err != nil {
 				return err
 			}
-			req := api.BulkRetryRequest{Source: source, Destination: destination, DryRun: dryRun}
+			req := api.BulkRetryRequest{Source: source, Destination: destination, Reason: reason, DryRun: dryRun}
 			if !from.IsZero() {
 				req.From = from.Format(time.RFC3339Nano)
 			}
@@ -505,6 +509,7 @@ re-queueing unless --yes. Needs the admin role.`,
 	fl.StringVar(&destination, "destination", "", "with --dead: only deliveries to this destination")
 	fl.StringVar(&since, "since", "", "with --dead: only events received at or after: RFC 3339 time, date, or age such as 7d")
 	fl.StringVar(&until, "until", "", "with --dead: only events received before: RFC 3339 time, date, or age")
+	fl.StringVar(&reason, "reason", "", "with --dead: only deliveries whose last attempt failed for this reason (dns, timeout, http_5xx, ...)")
 	fl.BoolVar(&dryRun, "dry-run", false, "with --dead: count the matching dead deliveries, change nothing")
 	fl.BoolVarP(&yes, "yes", "y", false, "with --dead: do not ask before re-queueing")
 	fl.BoolVar(&asJSON, "json", false, "print the API's answers as JSON lines")
@@ -570,6 +575,9 @@ func bulkScope(req api.BulkRetryRequest) string {
 	}
 	if req.To != "" {
 		parts = append(parts, "received before "+req.To)
+	}
+	if req.Reason != "" {
+		parts = append(parts, "failed last of "+req.Reason)
 	}
 	if len(parts) == 0 {
 		return "no filter"
