@@ -185,6 +185,7 @@ func ValidateDestination(d webhook.Destination, sourceExists func(string) bool) 
 	}
 	validateHeaders(d.Headers, &p)
 	validatePrograms(&d, &p)
+	validateOrdering(&d, &p)
 	if d.Secret != "" {
 		if _, err := signing.NewSigner(d.Secret); err != nil {
 			p.add("secret", "%v", err)

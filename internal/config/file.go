@@ -84,6 +84,17 @@ type DestinationFile struct {
 	// Filter and Transform are jq programs (docs/routing.md).
 	Filter    string `yaml:"filter"`
 	Transform string `yaml:"transform"`
+	// Ordering delivers events one at a time per key (docs/ordering.md).
+	Ordering *OrderingFile `yaml:"ordering"`
+}
+
+// OrderingFile declares a destination's ordered delivery
+// (webhook.Ordering): `{enabled: true}` makes the whole destination one
+// sequence, `{key: "<jq program>"}` one sequence per key.
+type OrderingFile struct {
+	// Enabled defaults to true when the ordering block is present.
+	Enabled *bool  `yaml:"enabled"`
+	Key     string `yaml:"key"`
 }
 
 // RetryFile declares a destination's retry policy (webhook.RetrySettings).
@@ -236,6 +247,14 @@ func (c *Config) LoadFile(path string) error {
 			Secret: d.Secret, PreviousSecret: d.PreviousSecret, MaxInFlight: d.MaxInFlight, RateLimit: d.RateLimit,
 			CACert: d.CACert, ClientCert: d.ClientCert, ClientKey: d.ClientKey, FollowRedirects: d.FollowRedirects,
 			Filter: d.Filter, Transform: d.Transform,
+		}
+		if o := d.Ordering; o != nil {
+			switch {
+			case o.Enabled == nil || *o.Enabled:
+				dest.Ordering = &webhook.Ordering{Key: o.Key}
+			case o.Key != "":
+				bad(p+".ordering.key", field+".ordering.key", "a key needs ordering enabled (remove enabled: false, or the key)")
+			}
 		}
 		if d.Timeout != "" {
 			t, err := time.ParseDuration(d.Timeout)

@@ -225,6 +225,9 @@ func (e *Engine) Disabled(destination string) bool {
 type recordItem struct {
 	params      store.AttemptRecordParams
 	destination string
+	// ordered tells the queue that finishing this delivery may let the
+	// next one of its ordering key go.
+	ordered bool
 }
 
 // record stores a batch of results, then tells the queue about them in
@@ -244,7 +247,7 @@ func (e *Engine) record(ctx context.Context, items []recordItem) ([]webhook.Stat
 	// embedded one simply wakes) and which are finished.
 	var retries, done []queue.Item
 	for _, it := range items {
-		item := queue.Item{DeliveryID: it.params.Attempt.DeliveryID, Destination: it.destination}
+		item := queue.Item{DeliveryID: it.params.Attempt.DeliveryID, Destination: it.destination, Ordered: it.ordered}
 		switch it.params.Status {
 		case webhook.StatusFailed:
 			item.DueAt = it.params.NextAttemptAt
@@ -659,7 +662,7 @@ func (e *Engine) attempt(job webhook.Job, token string) {
 	}
 	log.Debug("attempt", "number", number, "status_code", attempt.StatusCode, "duration", attempt.Duration,
 		"outcome", params.Status, "next_attempt_at", params.NextAttemptAt, "error", attempt.Error)
-	eventStatus, err := e.recorder.Do(context.Background(), recordItem{params: params, destination: d.Destination})
+	eventStatus, err := e.recorder.Do(context.Background(), recordItem{params: params, destination: d.Destination, ordered: d.Ordered})
 	if err != nil {
 		// The lease will run out and the delivery will be tried again:
 		// at least once, never lost.

@@ -26,6 +26,7 @@ import (
 	"github.com/hookd/hookd/internal/batch"
 	"github.com/hookd/hookd/internal/httpx"
 	"github.com/hookd/hookd/internal/ids"
+	"github.com/hookd/hookd/internal/ordering"
 	"github.com/hookd/hookd/internal/queue"
 	"github.com/hookd/hookd/internal/route"
 	"github.com/hookd/hookd/internal/store"
@@ -107,6 +108,7 @@ type Publisher interface {
 type Handler struct {
 	opts    Options
 	batcher *batch.Batcher[store.EventInsertParams, insertOutcome]
+	keyer   *ordering.Keyer
 }
 
 // New returns a Handler; call Start before serving and Stop after.
@@ -120,7 +122,7 @@ func New(opts Options) *Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	h := &Handler{opts: opts}
+	h := &Handler{opts: opts, keyer: ordering.NewKeyer()}
 	h.batcher = batch.New(opts.MaxBatch, h.insert)
 	return h
 }
@@ -239,13 +241,22 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rep *Report) err
 		return err
 	}
 	params := store.EventInsertParams{Event: ev}
+	var keyInput func() map[string]any // built once, for the first ordered destination with a key program
 	fan := fanOut{h: h, req: r.Context()}
 	for _, d := range h.opts.Catalog.Destinations() {
 		if d.Wants(ev.Source, ev.Type) && (d.Filter == "" || fan.filterWants(d, ev)) {
-			params.Deliveries = append(params.Deliveries, webhook.Delivery{
+			dl := webhook.Delivery{
 				ID: ids.New(ids.Delivery), EventID: ev.ID, Destination: d.Name,
 				Status: webhook.StatusPending, NextAttemptAt: ev.ReceivedAt, CreatedAt: ev.ReceivedAt,
-			})
+			}
+			if d.Ordering != nil {
+				if keyInput == nil {
+					keyInput = ordering.Input(ev)
+				}
+				dl.Ordered = true
+				dl.OrderingKey = h.orderingKey(r.Context(), &d, ev, keyInput)
+			}
+			params.Deliveries = append(params.Deliveries, dl)
 		}
 	}
 	fan.done()
@@ -281,6 +292,18 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rep *Report) err
 	httpx.WriteJSON(w, http.StatusAccepted, Response{ID: res.ID, Status: res.Status, Duplicate: res.Duplicate})
 	rep.Status = http.StatusAccepted
 	return nil
+}
+
+// orderingKey is the event's ordering key for an ordered destination. A
+// key that cannot be computed never fails the request: the event joins the
+// destination's fallback sequence "" (still delivered in order with the
+// other keyless events) and a warning says why.
+func (h *Handler) orderingKey(ctx context.Context, d *webhook.Destination, ev webhook.Event, input func() map[string]any) string {
+	key, err := h.keyer.Key(ctx, d, input)
+	if err != nil {
+		h.opts.Logger.Warn("ordering key not computed; the event joins the fallback sequence", "event", ev.ID, "destination", d.Name, "err", err)
+	}
+	return key
 }
 
 // refusal turns a verification failure into the client's answer: 403 when

@@ -35,6 +35,9 @@ type Item struct {
 	DeliveryID  string
 	Destination string
 	DueAt       time.Time
+	// Ordered marks a delivery of an ordered destination: finishing it
+	// (Finisher) may let the next delivery of its key go.
+	Ordered bool
 }
 
 // ClaimParams bound one claim.

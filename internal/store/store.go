@@ -37,14 +37,29 @@ type Store interface {
 	// runs out or is released. A lease is a visibility timeout: the row's
 	// next attempt time moves to LeaseUntil, so a claimer that dies simply
 	// lets it come due again.
+	//
+	// Ordered deliveries (webhook.Delivery.Ordered): one is leased only
+	// when no earlier delivery of the same destination and ordering key
+	// (by the position the store gave it at insert) is pending or failed,
+	// leased or not. A due one that must wait is parked instead: due
+	// again at its predecessor's next attempt time or LeaseUntil,
+	// whichever is later, and made due at once when its predecessor is
+	// recorded as success or permanent_failure (DeliveryRecordAttempts).
 	DeliveryClaimDue(ctx context.Context, params DeliveryClaimParams) (DeliveryClaimResult, error)
 
 	// DeliveryLeaseByID leases the named deliveries that are due and not
 	// leased, as DeliveryClaimDue would, and returns them as jobs in the
 	// order given; the others (done, leased by someone else, not yet due,
 	// unknown) are skipped. Queues that order work outside the store (Redis)
-	// claim through it, so the store's lease stays the one truth.
+	// claim through it, so the store's lease stays the one truth. An
+	// ordered delivery that waits for an earlier one of its key is not
+	// leased but parked (see DeliveryClaimDue).
 	DeliveryLeaseByID(ctx context.Context, params DeliveryLeaseByIDParams) ([]webhook.Job, error)
+	// DeliveryLeaseByIDBlocked is DeliveryLeaseByID that also names the
+	// ordered deliveries it parked, and what each waits for, so that a
+	// queue outside the store can offer them again when their predecessor
+	// finishes instead of when their parking ends.
+	DeliveryLeaseByIDBlocked(ctx context.Context, params DeliveryLeaseByIDParams) (DeliveryLeaseByIDResult, error)
 
 	// DeliveryListWaiting pages through the deliveries not finished
 	// (pending or failed) by id, after params.After. A queue that lives
@@ -227,6 +242,26 @@ type DeliveryLeaseByIDParams struct {
 	Now        time.Time
 	LeaseUntil time.Time
 	LeaseToken string
+}
+
+// DeliveryLeaseByIDResult is what DeliveryLeaseByID leased, and which
+// ordered deliveries it parked because an earlier one of their key is not
+// finished.
+type DeliveryLeaseByIDResult struct {
+	Jobs    []webhook.Job
+	Blocked []BlockedDelivery
+}
+
+// BlockedDelivery is an ordered delivery parked behind an earlier one.
+type BlockedDelivery struct {
+	ID          string
+	Destination string
+	// After is the delivery it waits for: the latest earlier delivery of
+	// its key that is not finished.
+	After string
+	// Until is when the store makes it due again should nothing make it
+	// due sooner (After finishing does).
+	Until time.Time
 }
 
 // DeliveryListWaitingParams pages DeliveryListWaiting.

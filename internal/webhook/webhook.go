@@ -129,6 +129,10 @@ type Destination struct {
 	// MaxInFlight caps concurrent attempts to this destination so that a slow
 	// receiver cannot occupy the whole worker pool.
 	MaxInFlight int
+	// Ordering, when set, delivers this destination's events one at a
+	// time per ordering key, in the order hookd accepted them (see
+	// docs/ordering.md).
+	Ordering *Ordering `json:",omitempty"`
 	// PreviousSecret, until PreviousSecretUntil, signs every delivery too
 	// (a second signature in webhook-signature), so a receiver can move to
 	// the new Secret at its own pace during a rotation.
@@ -230,6 +234,22 @@ type Delivery struct {
 	LastReason FailureReason
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
+	// Ordered marks a delivery of an ordered destination: it is claimed
+	// only after every earlier delivery with the same destination and
+	// OrderingKey has succeeded or been dead-lettered. OrderingKey may be
+	// empty (the destination's one sequence, or the fallback for events
+	// whose key could not be computed).
+	Ordered     bool
+	OrderingKey string
+}
+
+// Ordering is a destination's ordered delivery. With Key empty the whole
+// destination is one sequence; otherwise Key is a jq program run on each
+// event at ingest (input {"source","type","headers","payload"}) whose first
+// value, as a string (JSON for anything but a string), names the sequence
+// the event joins.
+type Ordering struct {
+	Key string `json:",omitempty"`
 }
 
 // Attempt is one HTTP try of a delivery.

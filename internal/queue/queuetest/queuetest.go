@@ -28,6 +28,8 @@ func Run(t *testing.T, open Opener) {
 		"ScheduledBecomesClaimable": testScheduledBecomesClaimable,
 		"ClaimOthers":               testClaimOthers,
 		"ConcurrentClaimsDisjoint":  testConcurrentClaims,
+		// Added with ordered delivery.
+		"OrderedSuccessorFollows": testOrderedSuccessorFollows,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {

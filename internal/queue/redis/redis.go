@@ -146,7 +146,7 @@ import (
 // and not leased and skips the rest, so Redis can hold stale or duplicate
 // ids safely.
 type Leaser interface {
-	DeliveryLeaseByID(ctx context.Context, params store.DeliveryLeaseByIDParams) ([]webhook.Job, error)
+	DeliveryLeaseByIDBlocked(ctx context.Context, params store.DeliveryLeaseByIDParams) (store.DeliveryLeaseByIDResult, error)
 }
 
 // Config tunes a Queue. The zero value is usable.
@@ -596,9 +596,10 @@ func (q *Queue) Claim(ctx context.Context, p queue.ClaimParams) (queue.ClaimResu
 		// make the store refuse it as not yet due.
 		leaseNow := q.cfg.Now()
 		leaseUntil := leaseNow.Add(p.Lease)
-		jobs, err = q.store.DeliveryLeaseByID(ctx, store.DeliveryLeaseByIDParams{
+		lease, err := q.store.DeliveryLeaseByIDBlocked(ctx, store.DeliveryLeaseByIDParams{
 			IDs: ids, Now: leaseNow, LeaseUntil: leaseUntil, LeaseToken: token,
 		})
+		jobs = lease.Jobs
 		if err != nil {
 			// The ids stay in the processing set; the reaper returns them.
 			return queue.ClaimResult{}, fmt.Errorf("redis queue: lease: %w", err)
@@ -617,6 +618,12 @@ func (q *Queue) Claim(ctx context.Context, p queue.ClaimParams) (queue.ClaimResu
 			// reaper will push the ids back and the store will refuse them.
 			// (The reaper also drops their in-flight entries: the cap may
 			// be exceeded until these attempts end.)
+			return queue.ClaimResult{Jobs: jobs, LeaseToken: token, NextDueAt: now}, nil
+		}
+		// Ordered deliveries the store parked wait for their predecessor
+		// (ordering.go). Should this fail, the recovery sweep finds them,
+		// due when their parking ends.
+		if _, err := q.park(ctx, leaseNow, lease.Blocked); err != nil {
 			return queue.ClaimResult{Jobs: jobs, LeaseToken: token, NextDueAt: now}, nil
 		}
 		if len(jobs) > 0 && (next.IsZero() || leaseUntil.Before(next)) {
@@ -701,7 +708,7 @@ func (q *Queue) Finished(ctx context.Context, items []queue.Item) error {
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("redis queue: drop lease guards: %w", err)
 	}
-	return nil
+	return q.finishOrderedItems(ctx, items)
 }
 
 // reap hands ids whose claimer never leased them back to the front of their

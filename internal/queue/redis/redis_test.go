@@ -129,6 +129,11 @@ func (f *fakeStore) DeliveryLeaseByID(ctx context.Context, p store.DeliveryLease
 	return jobs, nil
 }
 
+func (f *fakeStore) DeliveryLeaseByIDBlocked(ctx context.Context, p store.DeliveryLeaseByIDParams) (store.DeliveryLeaseByIDResult, error) {
+	jobs, err := f.DeliveryLeaseByID(ctx, p)
+	return store.DeliveryLeaseByIDResult{Jobs: jobs}, err
+}
+
 type env struct {
 	client *goredis.Client
 	prefix string

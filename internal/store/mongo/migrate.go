@@ -10,7 +10,7 @@ import (
 )
 
 // schemaVersion is the newest entry of migrations.
-const schemaVersion = 1
+const schemaVersion = 2
 
 // migrations create collections and indexes, one step per schema version.
 // Each step is idempotent (creating an index that exists with the same
@@ -40,6 +40,18 @@ var migrations = []func(ctx context.Context, db *mongo.Database) error{
 					return fmt.Errorf("indexes of %s: %w", name, err)
 				}
 			}
+		}
+		return nil
+	},
+	2: func(ctx context.Context, db *mongo.Database) error {
+		// Ordered delivery: a delivery's predecessor or successor in its
+		// key, by position (ordering.go).
+		_, err := db.Collection("events").Indexes().CreateOne(ctx, mongo.IndexModel{
+			Keys:    bson.D{{Key: "dl.dest", Value: 1}, {Key: "dl.okey", Value: 1}, {Key: "dl.oseq", Value: 1}},
+			Options: options.Index().SetName("ordering").SetSparse(true),
+		})
+		if err != nil {
+			return fmt.Errorf("ordering index of events: %w", err)
 		}
 		return nil
 	},

@@ -233,6 +233,10 @@ type deliveryDoc struct {
 	Created     int64        `bson:"created"`
 	Updated     int64        `bson:"updated"`
 	Log         []attemptDoc `bson:"log"`
+	// OKey and OSeq are an ordered delivery's key and position
+	// (ordering.go); absent for an unordered one.
+	OKey *string `bson:"okey,omitempty"`
+	OSeq int64   `bson:"oseq,omitempty"`
 }
 
 // attemptDoc is an attempt inside its delivery.
@@ -294,6 +298,7 @@ func (d *deliveryDoc) delivery(eventID string) webhook.Delivery {
 		ID: d.ID, EventID: eventID, Destination: d.Destination, Status: webhook.Status(d.Status),
 		Attempts: d.Attempts, NextAttemptAt: fromTm(d.Next), LastError: d.LastError, LastReason: webhook.FailureReason(d.LastReason),
 		CreatedAt: fromTm(d.Created), UpdatedAt: fromTm(d.Updated),
+		Ordered: d.OKey != nil, OrderingKey: deref(d.OKey),
 	}
 }
 

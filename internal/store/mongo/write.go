@@ -31,6 +31,10 @@ func (s *Store) EventInsertMany(ctx context.Context, params []store.EventInsertP
 		docs  []any
 		index []int // docs[j] is params[index[j]]
 	)
+	seqs, err := s.orderingSeqs(ctx, params)
+	if err != nil {
+		return nil, s.fail("insert events", err)
+	}
 	for i, p := range params {
 		repeatOf[i] = -1
 		if k := ikey(p.Event.Source, p.Event.IdempotencyKey); k != "" {
@@ -45,7 +49,7 @@ func (s *Store) EventInsertMany(ctx context.Context, params []store.EventInsertP
 			return nil, err
 		}
 		for _, d := range p.Deliveries {
-			e.Deliveries = append(e.Deliveries, newDeliveryDoc(d))
+			e.Deliveries = append(e.Deliveries, ordered(newDeliveryDoc(d), d, seqs))
 		}
 		e.refresh()
 		results[i] = store.EventInsertResult{ID: e.ID, Status: webhook.Status(e.Status)}
@@ -225,12 +229,16 @@ func (s *Store) DeliveryClaimDue(ctx context.Context, p store.DeliveryClaimParam
 		if err != nil {
 			return store.DeliveryClaimResult{}, s.fail("claim", err)
 		}
+		cands, blocked, err := s.orderCandidates(ctx, cands, until)
+		if err != nil {
+			return store.DeliveryClaimResult{}, s.fail("claim", err)
+		}
 		got, err := s.lease(ctx, cands, now, until, p.LeaseToken)
 		if err != nil {
 			return store.DeliveryClaimResult{}, s.fail("claim", err)
 		}
 		jobs = append(jobs, got...)
-		if len(got) >= share {
+		if len(got) >= share || len(blocked) > 0 {
 			earliest(p.Now) // more may be due right away
 			continue
 		}
@@ -255,6 +263,9 @@ func (s *Store) DeliveryClaimDue(ctx context.Context, p store.DeliveryClaimParam
 		cands, err := s.findDue(ctx, bson.M{"due": bson.M{"$lte": now}}, now, others,
 			func(d *deliveryDoc) bool { return !isKnown[d.Destination] })
 		if err != nil {
+			return store.DeliveryClaimResult{}, s.fail("claim", err)
+		}
+		if cands, _, err = s.orderCandidates(ctx, cands, until); err != nil {
 			return store.DeliveryClaimResult{}, s.fail("claim", err)
 		}
 		got, err := s.lease(ctx, cands, now, until, p.LeaseToken)
@@ -298,11 +309,25 @@ func (s *Store) nextDue(ctx context.Context, dest string) (time.Time, bool, erro
 
 // DeliveryLeaseByID implements store.Store.
 func (s *Store) DeliveryLeaseByID(ctx context.Context, p store.DeliveryLeaseByIDParams) ([]webhook.Job, error) {
+	res, err := s.DeliveryLeaseByIDBlocked(ctx, p)
+	return res.Jobs, err
+}
+
+// DeliveryLeaseByIDBlocked implements store.Store.
+func (s *Store) DeliveryLeaseByIDBlocked(ctx context.Context, p store.DeliveryLeaseByIDParams) (store.DeliveryLeaseByIDResult, error) {
+	res, err := s.deliveryLeaseByID(ctx, p)
+	if err != nil {
+		return store.DeliveryLeaseByIDResult{}, s.fail("lease by id", err)
+	}
+	return res, nil
+}
+
+func (s *Store) deliveryLeaseByID(ctx context.Context, p store.DeliveryLeaseByIDParams) (store.DeliveryLeaseByIDResult, error) {
 	if err := s.open(); err != nil {
-		return nil, err
+		return store.DeliveryLeaseByIDResult{}, err
 	}
 	if len(p.IDs) == 0 {
-		return nil, nil
+		return store.DeliveryLeaseByIDResult{}, nil
 	}
 	now := tm(p.Now)
 	want := map[string]bool{}
@@ -311,11 +336,11 @@ func (s *Store) DeliveryLeaseByID(ctx context.Context, p store.DeliveryLeaseByID
 	}
 	cur, err := s.events.Find(ctx, bson.M{"dl.id": bson.M{"$in": p.IDs}})
 	if err != nil {
-		return nil, s.fail("lease by id", err)
+		return store.DeliveryLeaseByIDResult{}, err
 	}
 	var docs []eventDoc
 	if err := cur.All(ctx, &docs); err != nil {
-		return nil, s.fail("lease by id", err)
+		return store.DeliveryLeaseByIDResult{}, err
 	}
 	byID := map[string]candidate{}
 	for i := range docs {
@@ -332,11 +357,15 @@ func (s *Store) DeliveryLeaseByID(ctx context.Context, p store.DeliveryLeaseByID
 			delete(byID, id)
 		}
 	}
+	cands, blocked, err := s.orderCandidates(ctx, cands, tm(p.LeaseUntil))
+	if err != nil {
+		return store.DeliveryLeaseByIDResult{}, err
+	}
 	jobs, err := s.lease(ctx, cands, now, tm(p.LeaseUntil), p.LeaseToken)
 	if err != nil {
-		return nil, s.fail("lease by id", err)
+		return store.DeliveryLeaseByIDResult{}, err
 	}
-	return jobs, nil
+	return store.DeliveryLeaseByIDResult{Jobs: jobs, Blocked: blocked}, nil
 }
 
 // DeliveryRecordAttempts implements store.Store with one compare-and-set
@@ -391,6 +420,9 @@ func (s *Store) DeliveryRecordAttempts(ctx context.Context, params []store.Attem
 		}
 		for _, i := range byEvent[id] {
 			out[i] = webhook.Status(e.Status)
+		}
+		if err := s.unparkNext(ctx, &e, params, byEvent[id]); err != nil {
+			return nil, s.fail("record attempts", err)
 		}
 	}
 	return out, nil

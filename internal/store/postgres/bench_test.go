@@ -28,3 +28,9 @@ func BenchmarkEventInsertMany(b *testing.B) {
 func BenchmarkClaimAndRecord(b *testing.B) {
 	storetest.BenchClaimAndRecord(b, func(b *testing.B) store.Store { return benchStore(b) })
 }
+
+// BenchmarkClaimAndRecordOrdered is BenchmarkClaimAndRecord on deliveries
+// unordered, ordered over 64 keys, and ordered as one sequence.
+func BenchmarkClaimAndRecordOrdered(b *testing.B) {
+	storetest.BenchClaimAndRecordOrdered(b, func(b *testing.B) store.Store { return benchStore(b) })
+}

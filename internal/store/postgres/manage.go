@@ -240,6 +240,9 @@ func (s *Store) DeliveryInsertMany(ctx context.Context, deliveries []webhook.Del
 	err := s.send(ctx, func(b *pgx.Batch) {
 		for _, d := range deliveries {
 			b.Queue(insertDeliverySQL, d.ID, d.EventID, d.Destination, string(d.Status), d.NextAttemptAt, d.CreatedAt)
+			if d.Ordered {
+				b.Queue(orderDeliverySQL, d.ID, d.OrderingKey)
+			}
 		}
 		queueDerive(b, events)
 	})

@@ -33,11 +33,14 @@ const insertEventsSQL = `WITH input AS (
 	SELECT id, source, type, body, content_type, headers, idempotency_key, received_at, status FROM input ORDER BY ord
 	ON CONFLICT (source, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 	RETURNING id
+), seq AS (
+	SELECT nextval('deliveries_ordering_seq') AS x
 ), dl AS (
-	INSERT INTO deliveries (id, event_id, destination, status, attempts, next_attempt_at, created_at, updated_at)
-	SELECT d.id, d.event_id, d.destination, d.status, 0, d.next_attempt_at, d.created_at, d.created_at
-	FROM unnest($10::text[], $11::text[], $12::text[], $13::text[], $14::timestamptz[], $15::timestamptz[])
-		AS d (id, event_id, destination, status, next_attempt_at, created_at)
+	INSERT INTO deliveries (id, event_id, destination, status, attempts, next_attempt_at, created_at, updated_at, ordering_key, ordering_seq)
+	SELECT d.id, d.event_id, d.destination, d.status, 0, d.next_attempt_at, d.created_at, d.created_at, d.ordering_key,
+		CASE WHEN d.ordering_key IS NULL THEN NULL ELSE (SELECT x FROM seq) * 1048576 + d.place END
+	FROM unnest($10::text[], $11::text[], $12::text[], $13::text[], $14::timestamptz[], $15::timestamptz[], $16::text[], $17::bigint[])
+		AS d (id, event_id, destination, status, next_attempt_at, created_at, ordering_key, place)
 	JOIN event ON event.id = d.event_id
 )
 SELECT id FROM event`
@@ -99,6 +102,9 @@ func (s *Store) EventInsertMany(ctx context.Context, params []store.EventInsertP
 		received                                               = make([]time.Time, n)
 		dIDs, dEvents, dDests, dStatuses                       []string
 		dNext, dCreated                                        []time.Time
+		dKeys                                                  []*string
+		dPlaces                                                []int64
+		ordered                                                = orderingColumns(params)
 		keySources, keyValues                                  []string
 		keyed                                                  []int // index into params of each looked-up key
 	)
@@ -118,6 +124,8 @@ func (s *Store) EventInsertMany(ctx context.Context, params []store.EventInsertP
 		for _, d := range p.Deliveries {
 			dIDs, dEvents, dDests, dStatuses = append(dIDs, d.ID), append(dEvents, ev.ID), append(dDests, d.Destination), append(dStatuses, string(d.Status))
 			dNext, dCreated = append(dNext, d.NextAttemptAt), append(dCreated, d.CreatedAt)
+			o := ordered[d.ID]
+			dKeys, dPlaces = append(dKeys, o.key), append(dPlaces, o.place)
 		}
 		if ev.IdempotencyKey != "" {
 			keySources, keyValues, keyed = append(keySources, ev.Source), append(keyValues, ev.IdempotencyKey), append(keyed, i)
@@ -126,7 +134,7 @@ func (s *Store) EventInsertMany(ctx context.Context, params []store.EventInsertP
 	err := s.send(ctx, func(b *pgx.Batch) {
 		inserted := make(map[string]bool, n)
 		b.Queue(insertEventsSQL, evIDs, sources, types, bodies, contentTypes, headers, keys, received, statuses,
-			dIDs, dEvents, dDests, dStatuses, dNext, dCreated).Query(func(rows pgx.Rows) error {
+			dIDs, dEvents, dDests, dStatuses, dNext, dCreated, dKeys, dPlaces).Query(func(rows pgx.Rows) error {
 			for rows.Next() {
 				var id string
 				if err := rows.Scan(&id); err != nil {
@@ -198,12 +206,14 @@ const claimSQL = `WITH quota AS (
 	FROM quota CROSS JOIN LATERAL (
 		SELECT d.id, d.next_attempt_at FROM deliveries d
 		WHERE d.status IN ('pending', 'failed') AND d.destination = quota.destination AND d.next_attempt_at <= $3
+		AND ` + orderedFree + `
 		ORDER BY d.next_attempt_at LIMIT quota.quota
 		FOR UPDATE SKIP LOCKED) c
 	UNION ALL
 	SELECT o.id, o.next_attempt_at, 9223372036854775807 FROM (
 		SELECT d.id, d.next_attempt_at FROM deliveries d
 		WHERE d.status IN ('pending', 'failed') AND d.next_attempt_at <= $3 AND d.destination <> ALL ($8::text[])
+		AND ` + orderedFree + `
 		LIMIT $4
 		FOR UPDATE SKIP LOCKED) o)
 	ORDER BY ord, due_at
@@ -211,10 +221,10 @@ const claimSQL = `WITH quota AS (
 ), leased AS (
 	UPDATE deliveries d SET next_attempt_at = $6, lease_token = $7
 	FROM picked WHERE d.id = picked.id
-	RETURNING d.id, d.event_id, d.destination, d.status, d.attempts, picked.due_at, d.last_error, d.created_at, d.updated_at, picked.ord
+	RETURNING d.id, d.event_id, d.destination, d.status, d.attempts, picked.due_at, d.last_error, d.created_at, d.updated_at, picked.ord, d.ordering_key
 )
 SELECT l.id, l.event_id, l.destination, l.status, l.attempts, l.due_at, l.last_error, l.created_at, l.updated_at,
-	e.source, e.type, e.body, e.content_type, e.received_at, e.status
+	e.source, e.type, e.body, e.content_type, e.received_at, e.status, l.ordering_key
 FROM leased l JOIN events e ON e.id = l.event_id
 ORDER BY l.ord, l.due_at`
 
@@ -224,39 +234,22 @@ const leaseByIDSQL = `WITH want AS (
 	SELECT id, min(ord) AS ord FROM unnest($1::text[]) WITH ORDINALITY AS w (id, ord) GROUP BY id
 ), picked AS (
 	SELECT d.id, d.next_attempt_at AS due_at, want.ord FROM deliveries d JOIN want ON want.id = d.id
-	WHERE d.status IN ('pending', 'failed') AND d.next_attempt_at <= $2
+	WHERE d.status IN ('pending', 'failed') AND d.next_attempt_at <= $2 AND ` + orderedFree + `
 	FOR UPDATE OF d SKIP LOCKED
 ), leased AS (
 	UPDATE deliveries d SET next_attempt_at = $3, lease_token = $4
 	FROM picked WHERE d.id = picked.id
-	RETURNING d.id, d.event_id, d.destination, d.status, d.attempts, picked.due_at, d.last_error, d.created_at, d.updated_at, picked.ord
+	RETURNING d.id, d.event_id, d.destination, d.status, d.attempts, picked.due_at, d.last_error, d.created_at, d.updated_at, picked.ord, d.ordering_key
 )
 SELECT l.id, l.event_id, l.destination, l.status, l.attempts, l.due_at, l.last_error, l.created_at, l.updated_at,
-	e.source, e.type, e.body, e.content_type, e.received_at, e.status
+	e.source, e.type, e.body, e.content_type, e.received_at, e.status, l.ordering_key
 FROM leased l JOIN events e ON e.id = l.event_id
 ORDER BY l.ord`
 
 // DeliveryLeaseByID implements store.Store.
 func (s *Store) DeliveryLeaseByID(ctx context.Context, p store.DeliveryLeaseByIDParams) ([]webhook.Job, error) {
-	if err := s.open(); err != nil {
-		return nil, err
-	}
-	if len(p.IDs) == 0 {
-		return nil, nil
-	}
-	var jobs []webhook.Job
-	err := s.sendRecoverable(ctx, func(b *pgx.Batch) {
-		jobs = nil
-		b.Queue(leaseByIDSQL, p.IDs, p.Now, p.LeaseUntil, p.LeaseToken).Query(func(rows pgx.Rows) error {
-			var err error
-			jobs, err = pgx.CollectRows(rows, scanJob)
-			return err
-		})
-	})
-	if err != nil {
-		return nil, s.fail("lease by id", err)
-	}
-	return jobs, nil
+	res, err := s.DeliveryLeaseByIDBlocked(ctx, p)
+	return res.Jobs, err
 }
 
 // nextDueSQL finds, per destination, the earliest due time among rows that
@@ -295,10 +288,12 @@ func (s *Store) DeliveryClaimDue(ctx context.Context, p store.DeliveryClaimParam
 	var (
 		jobs    []webhook.Job
 		nextDue map[string]time.Time
+		parked  []store.BlockedDelivery
 	)
 	if limit > 0 && (len(dests) > 0 || others > 0) {
 		err := s.sendRecoverable(ctx, func(b *pgx.Batch) {
 			jobs, nextDue = nil, make(map[string]time.Time, len(dests))
+			queuePark(b, dests, nil, p.Now, p.LeaseUntil, &parked)
 			b.Queue(claimSQL, dests, quotas, p.Now, others, limit, p.LeaseUntil, p.LeaseToken, known).Query(func(rows pgx.Rows) error {
 				var err error
 				jobs, err = pgx.CollectRows(rows, scanJob)
@@ -382,10 +377,14 @@ func scanJob(row pgx.CollectableRow) (webhook.Job, error) {
 		d                = &j.Delivery
 		ev               = &j.Event
 		status, evStatus string
+		orderingKey      *string
 	)
 	if err := row.Scan(&d.ID, &d.EventID, &d.Destination, &status, &d.Attempts, &d.NextAttemptAt, &d.LastError, &d.CreatedAt, &d.UpdatedAt,
-		&ev.Source, &ev.Type, &ev.Body, &ev.ContentType, &ev.ReceivedAt, &evStatus); err != nil {
+		&ev.Source, &ev.Type, &ev.Body, &ev.ContentType, &ev.ReceivedAt, &evStatus, &orderingKey); err != nil {
 		return webhook.Job{}, err
+	}
+	if orderingKey != nil {
+		d.Ordered, d.OrderingKey = true, *orderingKey
 	}
 	d.Status, d.NextAttemptAt, d.CreatedAt, d.UpdatedAt = webhook.Status(status), utc(d.NextAttemptAt), utc(d.CreatedAt), utc(d.UpdatedAt)
 	ev.ID, ev.ReceivedAt, ev.Status = d.EventID, utc(ev.ReceivedAt), webhook.Status(evStatus)
@@ -449,6 +448,7 @@ func (s *Store) DeliveryRecordAttempts(ctx context.Context, params []store.Attem
 	err := s.sendRecoverable(ctx, func(b *pgx.Batch) {
 		b.Queue(insertAttemptsSQL, attemptIDs, deliveryIDs, numbers, started, durations, codes, bodies, errs, reasons)
 		b.Queue(recordDeliveriesSQL, deliveryIDs, tokens, statuses, numbers, next, errs, updated, reasons)
+		queueUnpark(b, params)
 		derived = queueDerive(b, events)
 	})
 	if err != nil {

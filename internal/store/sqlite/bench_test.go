@@ -37,6 +37,12 @@ func BenchmarkClaimAndRecord(b *testing.B) {
 	storetest.BenchClaimAndRecord(b, func(b *testing.B) store.Store { return benchStore(b) })
 }
 
+// BenchmarkClaimAndRecordOrdered is BenchmarkClaimAndRecord on deliveries
+// unordered, ordered over 64 keys, and ordered as one sequence.
+func BenchmarkClaimAndRecordOrdered(b *testing.B) {
+	storetest.BenchClaimAndRecordOrdered(b, func(b *testing.B) store.Store { return benchStore(b) })
+}
+
 // deepStore is a store holding a million events from 4 sources, built once
 // per test binary for the listing benchmarks (about half a minute).
 var deepStore = sync.OnceValues(func() (*sqlite.Store, error) {

@@ -240,6 +240,9 @@ func (s *Store) DeliveryInsertMany(ctx context.Context, deliveries []webhook.Del
 				}
 				return fmt.Errorf("sqlite: insert delivery: %w", err)
 			}
+			if err := s.orderInsert(tx, d); err != nil {
+				return err
+			}
 			events[d.EventID] = true
 		}
 		for ev := range events {

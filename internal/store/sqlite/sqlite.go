@@ -51,6 +51,12 @@ type Store struct {
 	lock  *os.File
 	// path is the database file, measured by UsageGet.
 	path string
+	// ordered is whether ordered deliveries may exist (ordering.go);
+	// only the writer goroutine uses it.
+	ordered orderedState
+	// compressOver is the body size above which event bodies are stored
+	// compressed; 0 stores every body as received.
+	compressOver int
 }
 
 var (

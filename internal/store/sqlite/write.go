@@ -248,6 +248,9 @@ func (s *Store) eventInsertMany(tx writeTx, params []store.EventInsertParams) ([
 			if _, err := insDelivery.ExecContext(ctx, d.ID, ev.ID, d.Destination, string(d.Status), micros(d.NextAttemptAt), micros(d.CreatedAt), micros(d.CreatedAt)); err != nil {
 				return nil, fmt.Errorf("sqlite: insert delivery: %w", err)
 			}
+			if err := s.orderInsert(tx, d); err != nil {
+				return nil, err
+			}
 		}
 		results[i] = store.EventInsertResult{ID: ev.ID, Status: ev.Status}
 	}
@@ -319,6 +322,13 @@ func (s *Store) deliveryClaimDue(tx writeTx, p store.DeliveryClaimParams) (store
 		}
 	}
 
+	jobs, blocked, err := s.orderJobs(tx, jobs, micros(p.LeaseUntil))
+	if err != nil {
+		return result, err
+	}
+	if len(blocked) > 0 && (next == 0 || now < next) {
+		next = now // parked rows took the place of jobs that may be due
+	}
 	lease := tx.stmt(s.st.lease)
 	for _, j := range jobs {
 		if _, err := lease.ExecContext(ctx, micros(p.LeaseUntil), p.LeaseToken, j.Delivery.ID); err != nil {
@@ -345,11 +355,18 @@ func (s *Store) deliveryClaimDue(tx writeTx, p store.DeliveryClaimParams) (store
 
 // DeliveryLeaseByID implements store.Store.
 func (s *Store) DeliveryLeaseByID(ctx context.Context, p store.DeliveryLeaseByIDParams) ([]webhook.Job, error) {
+	res, err := s.DeliveryLeaseByIDBlocked(ctx, p)
+	return res.Jobs, err
+}
+
+// DeliveryLeaseByIDBlocked implements store.Store.
+func (s *Store) DeliveryLeaseByIDBlocked(ctx context.Context, p store.DeliveryLeaseByIDParams) (store.DeliveryLeaseByIDResult, error) {
 	if len(p.IDs) == 0 {
-		return nil, nil
+		return store.DeliveryLeaseByIDResult{}, nil
 	}
 	list, _ := json.Marshal(p.IDs) // a []string always marshals
 	var jobs []webhook.Job
+	var blocked []store.BlockedDelivery
 	err := s.inWrite(ctx, false, func(tx writeTx) error {
 		rows, err := tx.QueryContext(tx.ctx, `SELECT `+jobColumns+`
 			FROM json_each(?) AS want JOIN deliveries d ON d.id = want.value JOIN events e ON e.id = d.event_id
@@ -375,6 +392,9 @@ func (s *Store) DeliveryLeaseByID(ctx context.Context, p store.DeliveryLeaseByID
 		if err := rows.Err(); err != nil {
 			return err
 		}
+		if jobs, blocked, err = s.orderJobs(tx, jobs, micros(p.LeaseUntil)); err != nil {
+			return err
+		}
 		lease := tx.stmt(s.st.lease)
 		for _, j := range jobs {
 			if _, err := lease.ExecContext(tx.ctx, micros(p.LeaseUntil), p.LeaseToken, j.Delivery.ID); err != nil {
@@ -384,9 +404,9 @@ func (s *Store) DeliveryLeaseByID(ctx context.Context, p store.DeliveryLeaseByID
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return store.DeliveryLeaseByIDResult{}, err
 	}
-	return jobs, nil
+	return store.DeliveryLeaseByIDResult{Jobs: jobs, Blocked: blocked}, nil
 }
 
 // DeliveryRecordAttempts implements store.Store.
@@ -423,6 +443,9 @@ func (s *Store) deliveryRecordAttempts(tx writeTx, params []store.AttemptRecordP
 			return nil, fmt.Errorf("sqlite: update delivery: %w", err)
 		}
 		events[p.EventID] = ""
+	}
+	if err := s.unparkNext(tx, params); err != nil {
+		return nil, err
 	}
 	for id := range events {
 		status, err := s.derive(tx, id)
