@@ -337,7 +337,7 @@ func (s *Server) runReplay(ctx context.Context, job *replayJob) {
 	batch := replayBatch(rate)
 	start := time.Now()
 	requeued, failures := 0, 0
-	backlog := backlogGuard{slack: int64(max(2*batch, 100))}
+	backlog := backlogGuard{slack: int64(max(2*batch, 100)), poll: replayBacklogPoll, stuckAfter: replayStuckAfter}
 	finish := func(state string, err error) {
 		rs.mu.Lock()
 		defer rs.mu.Unlock()
@@ -424,24 +424,27 @@ type backlogGuard struct {
 	initialized bool
 	slack       int64
 	// checked is when the queue was last read: it is read at most every
-	// replayBacklogPoll, not at every batch.
+	// poll, not at every batch.
 	checked time.Time
+	// poll and stuckAfter are replayBacklogPoll and replayStuckAfter
+	// (shorter in tests).
+	poll, stuckAfter time.Duration
 }
 
 // holdForBacklog waits while the backlog is over the guard's bound, and
 // returns how long it waited. A backlog that has not shrunk at all for
-// replayStuckAfter is not delivery falling behind but work that waits by
+// stuckAfter is not delivery falling behind but work that waits by
 // design (a destination's circuit is open): it becomes the new baseline
 // and the replay goes on.
 func (s *Server) holdForBacklog(ctx context.Context, g *backlogGuard) (time.Duration, error) {
 	began := time.Now()
-	if g.initialized && began.Sub(g.checked) < replayBacklogPoll {
+	if g.initialized && began.Sub(g.checked) < g.poll {
 		return 0, nil
 	}
 	var (
 		lowest     int64 = -1
 		lowestAt         = began
-		ticker           = time.NewTicker(replayBacklogPoll)
+		ticker           = time.NewTicker(g.poll)
 		stats, err       = s.opts.Store.QueueStats(ctx, s.opts.Now())
 	)
 	defer ticker.Stop()
@@ -458,7 +461,7 @@ func (s *Server) holdForBacklog(ctx context.Context, g *backlogGuard) (time.Dura
 		}
 		if lowest < 0 || stats.Ready < lowest {
 			lowest, lowestAt = stats.Ready, time.Now()
-		} else if time.Since(lowestAt) >= replayStuckAfter {
+		} else if time.Since(lowestAt) >= g.stuckAfter {
 			g.baseline = stats.Ready
 			return time.Since(began), nil
 		}
