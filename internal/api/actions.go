@@ -161,7 +161,8 @@ func (s *Server) replayEvent(w http.ResponseWriter, r *http.Request) error {
 			continue // replayed before: one new delivery per destination
 		}
 		seen[d.Destination] = true
-		if _, ok := s.opts.Catalog.Destination(d.Destination); !ok {
+		dest, ok := s.opts.Catalog.Destination(d.Destination)
+		if !ok {
 			out.Skipped = append(out.Skipped, d.Destination)
 			continue
 		}
@@ -169,6 +170,7 @@ func (s *Server) replayEvent(w http.ResponseWriter, r *http.Request) error {
 			ID: ids.New(ids.Delivery), EventID: ev.ID, Destination: d.Destination, Status: webhook.StatusPending,
 			NextAttemptAt: now, CreatedAt: now, UpdatedAt: now,
 		}
+		s.orderReplay(ctx, &nd, &dest, ev)
 		fresh = append(fresh, nd)
 		items = append(items, queue.Item{DeliveryID: nd.ID, Destination: nd.Destination, DueAt: now})
 		out.DeliveryIDs = append(out.DeliveryIDs, nd.ID)

@@ -140,6 +140,8 @@ type DestinationView struct {
 	Retry   RetryView    `json:"retry"`
 	// Adaptive is adaptive delivery in the answering process (retry.go).
 	Adaptive *AdaptiveView `json:"adaptive,omitempty"`
+	// Ordering is set when deliveries go one at a time per key (ordering.go).
+	Ordering *OrderingView `json:"ordering,omitempty"`
 }
 
 // HealthView is a destination's recent outcomes.
@@ -178,6 +180,8 @@ type DestinationRequest struct {
 	FollowRedirects bool   `json:"follow_redirects"`
 	// Retry is the destination's own retry policy; absent: the global one.
 	Retry *RetryView `json:"retry"`
+	// Ordering, when present, delivers one at a time per key.
+	Ordering *OrderingView `json:"ordering"`
 	// Filter and Transform are jq programs (docs/routing.md); empty: none.
 	Filter    string `json:"filter"`
 	Transform string `json:"transform"`
@@ -202,6 +206,8 @@ type DestinationPatch struct {
 	FollowRedirects *bool   `json:"follow_redirects"`
 	// Retry replaces the whole retry policy; {} returns to the global one.
 	Retry *RetryView `json:"retry"`
+	// Ordering replaces the ordering; {"enabled": false} turns it off.
+	Ordering *OrderingView `json:"ordering"`
 	// "filter": "" and "transform": "" remove them.
 	Filter    *string `json:"filter"`
 	Transform *string `json:"transform"`
@@ -442,6 +448,7 @@ func (s *Server) destinationView(r *http.Request, d webhook.Destination) Destina
 		Headers: map[string]string{}, Timeout: d.Timeout.String(), MaxInFlight: d.MaxInFlight,
 		RateLimit: d.RateLimit, CACert: d.CACert, ClientCert: d.ClientCert, ClientKeySet: d.ClientKey != "",
 		FollowRedirects: d.FollowRedirects, Origin: s.opts.Catalog.DestinationOrigin(d.Name),
+		Ordering: orderingView(d.Ordering),
 	}
 	v.Filter, v.TransformSet = d.Filter, d.Transform != ""
 	if admin {
@@ -533,7 +540,7 @@ func (s *Server) createDestination(w http.ResponseWriter, r *http.Request) error
 		Name: req.Name, URL: req.URL, Sources: req.Sources, EventTypes: req.EventTypes, Headers: req.Headers,
 		Secret: req.Secret, Timeout: timeout, MaxInFlight: req.MaxInFlight, RateLimit: req.RateLimit,
 		PreviousSecret: req.PreviousSecret, CACert: req.CACert, ClientCert: req.ClientCert, ClientKey: req.ClientKey,
-		FollowRedirects: req.FollowRedirects,
+		FollowRedirects: req.FollowRedirects, Ordering: orderingSetting(req.Ordering),
 	}
 	d.Filter, d.Transform = req.Filter, req.Transform
 	if req.PreviousSecretUntil != nil {
@@ -618,6 +625,9 @@ func (s *Server) patchDestination(w http.ResponseWriter, r *http.Request) error 
 	}
 	if req.FollowRedirects != nil {
 		d.FollowRedirects = *req.FollowRedirects
+	}
+	if req.Ordering != nil {
+		d.Ordering = orderingSetting(req.Ordering)
 	}
 	if req.Filter != nil {
 		d.Filter = *req.Filter
