@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookd/hookd/internal/catalog"
 	"github.com/hookd/hookd/internal/delivery"
 	"github.com/hookd/hookd/internal/webhook"
 )
@@ -97,4 +98,48 @@ func TestRetryPolicyMaxAge(t *testing.T) {
 	if status, _ := p.NextFor(1, time.Time{}, received.Add(100*time.Hour), 0, noJitter); status != webhook.StatusFailed {
 		t.Errorf("unknown received time: %s; want failed", status)
 	}
+}
+
+// FuzzRetryPolicyFor: whatever a destination's settings, a failed attempt
+// ends the delivery exactly when its attempts are spent, and a retry is
+// never scheduled in the past nor, for a listed schedule, sooner than its
+// entry.
+func FuzzRetryPolicyFor(f *testing.F) {
+	f.Add("5s,5m,30m,2h,5h,10h", 0, int64(0), 1, int64(0))
+	f.Add("exponential", 3, int64(time.Hour), 7, int64(time.Minute))
+	f.Add("1ms", 100, int64(time.Millisecond), 99, int64(-1))
+	f.Add("5s,5x", 2, int64(0), 1, int64(0))
+	f.Fuzz(func(t *testing.T, schedule string, maxAttempts int, maxAge int64, attempt int, retryAfter int64) {
+		settings := webhook.RetrySettings{Schedule: schedule, MaxAttempts: maxAttempts, MaxAge: time.Duration(maxAge)}
+		d, err := catalog.ValidateDestination(webhook.Destination{Name: "d", URL: "https://d.example.com", Sources: []string{"s"}, Retry: settings},
+			func(string) bool { return true })
+		if err != nil {
+			return // validation refuses it before the engine sees it
+		}
+		settings = d.Retry
+		p := delivery.RetryPolicy{MaxRetries: 5, BaseDelay: time.Second, MaxDelay: time.Hour, Jitter: 0.2}.For(settings)
+		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		ra := max(time.Duration(retryAfter), 0)
+		status, next := p.NextFor(attempt, now.Add(-time.Minute), now, ra, noJitter)
+		if attempt >= 1+p.MaxRetries {
+			if status != webhook.StatusPermanentFailure {
+				t.Fatalf("attempt %d of %d: %s", attempt, 1+p.MaxRetries, status)
+			}
+			return
+		}
+		if status == webhook.StatusPermanentFailure {
+			if p.MaxAge <= 0 || p.MaxAge > time.Minute {
+				t.Fatalf("attempt %d of %d ended with no age limit reached", attempt, 1+p.MaxRetries)
+			}
+			return
+		}
+		if next.Before(now) {
+			t.Fatalf("retry at %v, before now %v", next, now)
+		}
+		if list, _ := webhook.ParseRetrySchedule(schedule); list != nil && attempt >= 1 && p.MaxAge == 0 {
+			if entry := list[min(attempt, len(list))-1]; next.Sub(now) < entry {
+				t.Fatalf("retry after %v; the schedule says %v", next.Sub(now), entry)
+			}
+		}
+	})
 }
