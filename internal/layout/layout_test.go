@@ -87,6 +87,9 @@ func TestDependencies(t *testing.T) {
 		// Routing is a leaf on top of expr: features use it, it uses none.
 		{pkg: internal("route"), forbidden: append(concrete, internal("ingest"), internal("delivery"), internal("api"), internal("store"), internal("catalog"))},
 		{pkg: internal("expr"), forbidden: append(concrete, internal("ingest"), internal("delivery"), internal("api"), internal("store"), internal("catalog"))},
+		// Ordering keys are a leaf on top of route: ingest, the catalog
+		// and the API use it; the order itself lives in the stores.
+		{pkg: internal("ordering"), forbidden: append(concrete, internal("ingest"), internal("delivery"), internal("api"), internal("store"), internal("catalog"))},
 		// The client speaks to a running hookd over HTTP only (it shares
 		// the API's types, not its stores).
 		{pkg: internal("client"), forbidden: append(concrete, internal("ingest"), internal("delivery"))},
