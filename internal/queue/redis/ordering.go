@@ -31,17 +31,25 @@ import (
 // key moves on as soon as its previous delivery is recorded. Unordered
 // deliveries never touch these keys.
 
-// orderingMarkTTL is how long after sets and done marks live: far longer
-// than the gap between a refused lease and its settle, short enough that
-// the marks of a busy ordered destination do not pile up.
-const orderingMarkTTL = 10 * time.Minute
+// How long the keys live. A done mark only has to outlive the gap between
+// a refused lease and its settle (milliseconds), and one is written per
+// finished ordered delivery, so it lives a minute: a busy ordered
+// destination does not pile them up. An after set is refreshed by every
+// refusal; should it expire while its predecessor waits for a long retry,
+// its members still come back when their parking ends (the predecessor's
+// retry time), and are refused and recorded again.
+const (
+	doneMarkTTL = time.Minute
+	afterSetTTL = 10 * time.Minute
+)
 
 func (q *Queue) afterPrefix() string { return q.cfg.Prefix + "after:" }
 func (q *Queue) donePrefix() string  { return q.cfg.Prefix + "done:" }
 
 // parkBlocked schedules blocked ids (see above).
-// KEYS: retry. ARGV: now, after prefix, done prefix, ttl seconds, then
-// destination, id, predecessor id and due time (Unix micros) quadruples.
+// KEYS: retry. ARGV: now, after prefix, done prefix, the after set's ttl
+// in seconds, then destination, id, predecessor id and due time (Unix
+// micros) quadruples.
 // It returns how many were due at once.
 var parkBlocked = goredis.NewScript(`
 local n = 0
@@ -63,7 +71,8 @@ return n
 
 // finishOrdered makes the members waiting for the finished ids due now
 // and marks the ids done.
-// KEYS: retry. ARGV: now, after prefix, done prefix, ttl seconds, ids.
+// KEYS: retry. ARGV: now, after prefix, done prefix, the done mark's ttl
+// in seconds, ids.
 // It returns how many members it made due.
 var finishOrdered = goredis.NewScript(`
 local n = 0
@@ -86,7 +95,7 @@ func (q *Queue) park(ctx context.Context, now time.Time, blocked []store.Blocked
 		return false, nil
 	}
 	args := make([]any, 0, 4+4*len(blocked))
-	args = append(args, int64(micros(now)), q.afterPrefix(), q.donePrefix(), int64(orderingMarkTTL/time.Second))
+	args = append(args, int64(micros(now)), q.afterPrefix(), q.donePrefix(), int64(afterSetTTL/time.Second))
 	for _, b := range blocked {
 		args = append(args, b.Destination, b.ID, b.After, int64(micros(b.Until)))
 	}
@@ -109,7 +118,7 @@ func (q *Queue) finishOrderedItems(ctx context.Context, items []queue.Item) erro
 	if len(ids) == 0 {
 		return nil
 	}
-	args := append([]any{int64(micros(q.cfg.Now())), q.afterPrefix(), q.donePrefix(), int64(orderingMarkTTL / time.Second)}, ids...)
+	args := append([]any{int64(micros(q.cfg.Now())), q.afterPrefix(), q.donePrefix(), int64(doneMarkTTL / time.Second)}, ids...)
 	n, err := finishOrdered.Run(ctx, q.client, []string{q.retryKey()}, args...).Int()
 	if err != nil {
 		return fmt.Errorf("redis queue: release successors: %w", err)
