@@ -54,9 +54,6 @@ type Store struct {
 	// ordered is whether ordered deliveries may exist (ordering.go);
 	// only the writer goroutine uses it.
 	ordered orderedState
-	// compressOver is the body size above which event bodies are stored
-	// compressed; 0 stores every body as received.
-	compressOver int
 }
 
 var (
