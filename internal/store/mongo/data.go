@@ -79,7 +79,7 @@ func (s *Store) EventImportMany(ctx context.Context, records []store.EventRecord
 		if k != "" {
 			seenKey[k] = true
 		}
-		e, err := newEventDoc(r.Event)
+		e, err := newEventDoc(r.Event, s.compressOver)
 		if err != nil {
 			return 0, err
 		}

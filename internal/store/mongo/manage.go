@@ -52,7 +52,11 @@ func eventFilter(p store.EventListParams) bson.M {
 // matchQuery is EventListParams.Query: an event id, idempotency key or
 // type exactly, or any part of the body.
 func matchQuery(e *eventDoc, q string) bool {
-	return q == "" || e.ID == q || e.Key == q || e.Type == q || bodyContains(e.Body, q)
+	if q == "" || e.ID == q || e.Key == q || e.Type == q {
+		return true
+	}
+	body, err := e.body()
+	return err == nil && bodyContains(body, q)
 }
 
 func summary(e *eventDoc) (webhook.EventSummary, error) {

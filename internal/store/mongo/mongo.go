@@ -54,6 +54,7 @@ package mongo
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -79,6 +80,9 @@ type Store struct {
 	db     *mongo.Database
 	events *mongo.Collection
 	closed atomic.Bool
+	// compressOver is the body size above which event bodies are stored
+	// compressed; 0 stores every body as received.
+	compressOver int
 	// ferret is set when the server is FerretDB; see "FerretDB" in the
 	// package comment.
 	ferret bool
@@ -204,11 +208,14 @@ func fromTm(us int64) time.Time {
 
 // eventDoc is an event document.
 type eventDoc struct {
-	ID          string        `bson:"_id"`
-	Source      string        `bson:"source"`
-	Type        string        `bson:"type"`
-	Body        []byte        `bson:"body"`
-	Size        int           `bson:"size"`
+	ID     string `bson:"_id"`
+	Source string `bson:"source"`
+	Type   string `bson:"type"`
+	Body   []byte `bson:"body"`
+	Size   int    `bson:"size"`
+	// Gzip marks a body stored compressed (store.CompressBody); Size is
+	// then its length as received.
+	Gzip        bool          `bson:"gz,omitempty"`
 	ContentType string        `bson:"ctype"`
 	Headers     string        `bson:"headers"`
 	Key         string        `bson:"key,omitempty"`
@@ -283,7 +290,11 @@ func (e *eventDoc) event(withBody bool) (webhook.Event, error) {
 		IdempotencyKey: e.Key, ReceivedAt: fromTm(e.Received), Status: webhook.Status(e.Status),
 	}
 	if withBody {
-		ev.Body = e.Body
+		body, err := e.body()
+		if err != nil {
+			return ev, err
+		}
+		ev.Body = body
 		if e.Headers != "" {
 			if err := json.Unmarshal([]byte(e.Headers), &ev.Headers); err != nil {
 				return ev, fmt.Errorf("event %s headers: %w", e.ID, err)
@@ -310,9 +321,24 @@ func (a *attemptDoc) attempt(deliveryID string) webhook.Attempt {
 	}
 }
 
-func newEventDoc(ev webhook.Event) (eventDoc, error) {
+// body is the event's body as received.
+func (e *eventDoc) body() ([]byte, error) {
+	if !e.Gzip {
+		return e.Body, nil
+	}
+	b, err := store.ExpandBody(e.Body, sql.NullInt64{Int64: int64(e.Size), Valid: true})
+	if err != nil {
+		return nil, fmt.Errorf("event %s: %w", e.ID, err)
+	}
+	return b, nil
+}
+
+// newEventDoc is ev's document, its body compressed when longer than
+// compressOver (0: never).
+func newEventDoc(ev webhook.Event, compressOver int) (eventDoc, error) {
+	stored, size := store.CompressBody(ev.Body, compressOver)
 	e := eventDoc{
-		ID: ev.ID, Source: ev.Source, Type: ev.Type, Body: ev.Body, Size: len(ev.Body), ContentType: ev.ContentType,
+		ID: ev.ID, Source: ev.Source, Type: ev.Type, Body: stored, Size: len(ev.Body), Gzip: size.Valid, ContentType: ev.ContentType,
 		Key: ev.IdempotencyKey, IKey: ikey(ev.Source, ev.IdempotencyKey), Received: tm(ev.ReceivedAt), Status: string(ev.Status),
 		Deliveries: []deliveryDoc{},
 	}
@@ -400,4 +426,20 @@ func (s *Store) modify(ctx context.Context, id string, doc *eventDoc, change fun
 		}
 		doc = nil
 	}
+}
+
+// SetBodyCompression makes event bodies longer than over bytes be stored
+// gzip-compressed from now on (0: never). Bodies already stored stay as
+// they are; both kinds are read alike. Call it before the store is used.
+func (s *Store) SetBodyCompression(over int) { s.compressOver = over }
+
+// SingleWriter says why only one hookd process may use this database: on
+// FerretDB the in-process lock that keeps a document's version is the only
+// guard of read-modify-write (see "FerretDB" in the package comment).
+// On MongoDB it is "" and any number of processes may.
+func (s *Store) SingleWriter() string {
+	if s.ferret {
+		return "the server is FerretDB, on which only one hookd process may write a database (docs/storage.md)"
+	}
+	return ""
 }

@@ -44,7 +44,7 @@ func (s *Store) EventInsertMany(ctx context.Context, params []store.EventInsertP
 			}
 			firstByKey[k] = i
 		}
-		e, err := newEventDoc(p.Event)
+		e, err := newEventDoc(p.Event, s.compressOver)
 		if err != nil {
 			return nil, err
 		}
@@ -152,7 +152,9 @@ func (s *Store) lease(ctx context.Context, cands []candidate, now, until int64, 
 			if err != nil {
 				return err
 			}
-			ev.Body = e.Body
+			if ev.Body, err = e.body(); err != nil {
+				return err
+			}
 			for _, did := range byDoc[id] {
 				for i := range e.Deliveries {
 					d := &e.Deliveries[i]

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -64,12 +65,14 @@ func (s *Store) EventImportMany(ctx context.Context, records []store.EventRecord
 	var (
 		evIDs, sources, types, contentTypes, headers, statuses []string
 		bodies                                                 [][]byte
+		bodySizes                                              []*int64
 		keys                                                   []*string
 		received                                               []time.Time
 		dIDs, dEvents, dDests, dStatuses, dErrors              []string
 		dAttempts                                              []int32
 		dNext, dCreated, dUpdated                              []time.Time
 		aIDs, aDeliveries, aErrors                             []string
+		dReasons, aReasons                                     []string
 		aNumbers, aCodes                                       []int32
 		aStarted                                               []time.Time
 		aDurations                                             []int64
@@ -84,20 +87,26 @@ func (s *Store) EventImportMany(ctx context.Context, records []store.EventRecord
 				return 0, fmt.Errorf("postgres: encode headers: %w", err)
 			}
 		}
-		body := ev.Body
+		body, size := store.CompressBody(ev.Body, s.compressOver)
 		if body == nil {
 			body = []byte{}
 		}
+		var sizePtr *int64
+		if size.Valid {
+			sizePtr = &size.Int64
+		}
+		bodySizes = append(bodySizes, sizePtr)
 		evIDs, sources, types, contentTypes = append(evIDs, ev.ID), append(sources, ev.Source), append(types, ev.Type), append(contentTypes, ev.ContentType)
 		headers, statuses, bodies = append(headers, string(h)), append(statuses, string(ev.Status)), append(bodies, body)
 		keys, received = append(keys, nullString(ev.IdempotencyKey)), append(received, ev.ReceivedAt.UTC())
 		for _, dr := range r.Deliveries {
 			d := dr.Delivery
 			dIDs, dEvents, dDests, dStatuses, dErrors = append(dIDs, d.ID), append(dEvents, ev.ID), append(dDests, d.Destination), append(dStatuses, string(d.Status)), append(dErrors, d.LastError)
-			dAttempts = append(dAttempts, int32(d.Attempts))
+			dAttempts, dReasons = append(dAttempts, int32(d.Attempts)), append(dReasons, string(d.LastReason))
 			dNext, dCreated, dUpdated = append(dNext, d.NextAttemptAt.UTC()), append(dCreated, d.CreatedAt.UTC()), append(dUpdated, d.UpdatedAt.UTC())
 			for _, a := range dr.Attempts {
 				aIDs, aDeliveries, aErrors = append(aIDs, a.ID), append(aDeliveries, d.ID), append(aErrors, a.Error)
+				aReasons = append(aReasons, string(a.Reason))
 				aNumbers, aCodes = append(aNumbers, int32(a.Number)), append(aCodes, int32(a.StatusCode))
 				aStarted, aDurations, aBodies = append(aStarted, a.StartedAt.UTC()), append(aDurations, a.Duration.Microseconds()), append(aBodies, a.ResponseBody)
 			}
@@ -106,30 +115,31 @@ func (s *Store) EventImportMany(ctx context.Context, records []store.EventRecord
 	var stored int64
 	err := retry(ctx, func() error {
 		return s.pool.QueryRow(ctx, `WITH ev AS (
-			INSERT INTO events (id, source, type, body, content_type, headers, idempotency_key, received_at, status)
-			SELECT id, source, type, body, ct, h::jsonb, k, r, st
-			FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::text[])
-				AS t(id, source, type, body, ct, h, k, r, st)
+			INSERT INTO events (id, source, type, body, content_type, headers, idempotency_key, received_at, status, body_size)
+			SELECT id, source, type, body, ct, h::jsonb, k, r, st, bs
+			FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::text[], $27::int[])
+				AS t(id, source, type, body, ct, h, k, r, st, bs)
 			ON CONFLICT DO NOTHING RETURNING id
 		), dl AS (
-			INSERT INTO deliveries (id, event_id, destination, status, attempts, next_attempt_at, last_error, created_at, updated_at)
-			SELECT id, event_id, dest, st, n, next, err, c, u
-			FROM unnest($10::text[], $11::text[], $12::text[], $13::text[], $14::int[], $15::timestamptz[], $16::text[], $17::timestamptz[], $18::timestamptz[])
-				AS d(id, event_id, dest, st, n, next, err, c, u)
+			INSERT INTO deliveries (id, event_id, destination, status, attempts, next_attempt_at, last_error, created_at, updated_at, last_reason)
+			SELECT id, event_id, dest, st, n, next, err, c, u, reason
+			FROM unnest($10::text[], $11::text[], $12::text[], $13::text[], $14::int[], $15::timestamptz[], $16::text[], $17::timestamptz[], $18::timestamptz[], $28::text[])
+				AS d(id, event_id, dest, st, n, next, err, c, u, reason)
 			WHERE event_id IN (SELECT id FROM ev)
 			ON CONFLICT DO NOTHING RETURNING id
 		), at AS (
-			INSERT INTO attempts (id, delivery_id, number, started_at, duration_us, status_code, response_body, error)
-			SELECT id, did, num, started, dur, code, body, err
-			FROM unnest($19::text[], $20::text[], $21::int[], $22::timestamptz[], $23::bigint[], $24::int[], $25::bytea[], $26::text[])
-				AS a(id, did, num, started, dur, code, body, err)
+			INSERT INTO attempts (id, delivery_id, number, started_at, duration_us, status_code, response_body, error, reason)
+			SELECT id, did, num, started, dur, code, body, err, reason
+			FROM unnest($19::text[], $20::text[], $21::int[], $22::timestamptz[], $23::bigint[], $24::int[], $25::bytea[], $26::text[], $29::text[])
+				AS a(id, did, num, started, dur, code, body, err, reason)
 			WHERE did IN (SELECT id FROM dl)
 			ON CONFLICT DO NOTHING
 		)
 		SELECT COUNT(*) FROM ev`,
 			evIDs, sources, types, bodies, contentTypes, headers, keys, received, statuses,
 			dIDs, dEvents, dDests, dStatuses, dAttempts, dNext, dErrors, dCreated, dUpdated,
-			aIDs, aDeliveries, aNumbers, aStarted, aDurations, aCodes, aBodies, aErrors,
+			aIDs, aDeliveries, aNumbers, aStarted, aDurations, aCodes, aBodies, aErrors, bodySizes,
+			dReasons, aReasons,
 		).Scan(&stored)
 	})
 	if err != nil {
@@ -203,7 +213,7 @@ func (s *Store) EventRecordList(ctx context.Context, p store.EventListParams) ([
 		out = nil
 		var a args
 		where := eventFilter(p, &a)
-		rows, err := tx.Query(ctx, `SELECT e.id, e.source, e.type, e.body, e.content_type, e.headers, e.idempotency_key, e.received_at, e.status
+		rows, err := tx.Query(ctx, `SELECT e.id, e.source, e.type, e.body, e.body_size, e.content_type, e.headers, e.idempotency_key, e.received_at, e.status
 			FROM events e`+where+` ORDER BY e.id DESC LIMIT `+a.add(limit), a...)
 		if err != nil {
 			return err
@@ -213,9 +223,14 @@ func (s *Store) EventRecordList(ctx context.Context, p store.EventListParams) ([
 				ev     webhook.Event
 				idem   *string
 				status string
+				size   sql.NullInt64
+				err    error
 			)
-			if err := row.Scan(&ev.ID, &ev.Source, &ev.Type, &ev.Body, &ev.ContentType, &ev.Headers, &idem, &ev.ReceivedAt, &status); err != nil {
+			if err := row.Scan(&ev.ID, &ev.Source, &ev.Type, &ev.Body, &size, &ev.ContentType, &ev.Headers, &idem, &ev.ReceivedAt, &status); err != nil {
 				return ev, err
+			}
+			if ev.Body, err = store.ExpandBody(ev.Body, size); err != nil {
+				return ev, fmt.Errorf("event %s: %w", ev.ID, err)
 			}
 			if idem != nil {
 				ev.IdempotencyKey = *idem

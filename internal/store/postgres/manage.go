@@ -81,7 +81,7 @@ func (s *Store) EventList(ctx context.Context, p store.EventListParams) (store.E
 		limit = 20
 	}
 	page := `SELECT e.id, e.source, e.type, e.content_type, e.idempotency_key,
-		e.received_at, e.status, octet_length(e.body),
+		e.received_at, e.status, COALESCE(e.body_size, octet_length(e.body)),
 		(SELECT count(*) FROM deliveries d WHERE d.event_id = e.id),
 		(SELECT coalesce(sum(d.attempts), 0) FROM deliveries d WHERE d.event_id = e.id),
 		coalesce((SELECT d.last_error FROM deliveries d WHERE d.event_id = e.id AND d.last_error <> ''

@@ -72,6 +72,7 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -91,7 +92,15 @@ import (
 type Store struct {
 	pool   *pgxpool.Pool
 	closed atomic.Bool
+	// compressOver is the body size above which event bodies are stored
+	// compressed; 0 stores every body as received.
+	compressOver int
 }
+
+// SetBodyCompression makes event bodies longer than over bytes be stored
+// gzip-compressed from now on (0: never). Bodies already stored stay as
+// they are; both kinds are read alike. Call it before the store is used.
+func (s *Store) SetBodyCompression(over int) { s.compressOver = over }
 
 var _ store.Store = (*Store)(nil)
 
@@ -279,14 +288,18 @@ func (s *Store) EventGet(ctx context.Context, id string) (webhook.Event, error) 
 		ev     webhook.Event
 		idem   *string
 		status string
+		size   sql.NullInt64
 	)
-	err := s.pool.QueryRow(ctx, `SELECT id, source, type, body, content_type, headers, idempotency_key, received_at, status
-		FROM events WHERE id = $1`, id).Scan(&ev.ID, &ev.Source, &ev.Type, &ev.Body, &ev.ContentType, &ev.Headers, &idem, &ev.ReceivedAt, &status)
+	err := s.pool.QueryRow(ctx, `SELECT id, source, type, body, body_size, content_type, headers, idempotency_key, received_at, status
+		FROM events WHERE id = $1`, id).Scan(&ev.ID, &ev.Source, &ev.Type, &ev.Body, &size, &ev.ContentType, &ev.Headers, &idem, &ev.ReceivedAt, &status)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return webhook.Event{}, fmt.Errorf("event %s: %w", id, webhook.ErrNotFound)
 	}
 	if err != nil {
 		return webhook.Event{}, s.fail("get event", err)
+	}
+	if ev.Body, err = store.ExpandBody(ev.Body, size); err != nil {
+		return webhook.Event{}, fmt.Errorf("postgres: event %s: %w", id, err)
 	}
 	if idem != nil {
 		ev.IdempotencyKey = *idem

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -26,11 +27,11 @@ import (
 // (source, key) order, so that two batches holding the same keys take
 // their locks in the same order and do not deadlock.
 const insertEventsSQL = `WITH input AS (
-	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::text[], $6::jsonb[], $7::text[], $8::timestamptz[], $9::text[])
-		WITH ORDINALITY AS i (id, source, type, body, content_type, headers, idempotency_key, received_at, status, ord)
+	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::text[], $6::jsonb[], $7::text[], $8::timestamptz[], $9::text[], $16::int[])
+		WITH ORDINALITY AS i (id, source, type, body, content_type, headers, idempotency_key, received_at, status, body_size, ord)
 ), event AS (
-	INSERT INTO events (id, source, type, body, content_type, headers, idempotency_key, received_at, status)
-	SELECT id, source, type, body, content_type, headers, idempotency_key, received_at, status FROM input ORDER BY ord
+	INSERT INTO events (id, source, type, body, content_type, headers, idempotency_key, received_at, status, body_size)
+	SELECT id, source, type, body, content_type, headers, idempotency_key, received_at, status, body_size FROM input ORDER BY ord
 	ON CONFLICT (source, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 	RETURNING id
 ), seq AS (
@@ -39,7 +40,7 @@ const insertEventsSQL = `WITH input AS (
 	INSERT INTO deliveries (id, event_id, destination, status, attempts, next_attempt_at, created_at, updated_at, ordering_key, ordering_seq)
 	SELECT d.id, d.event_id, d.destination, d.status, 0, d.next_attempt_at, d.created_at, d.created_at, d.ordering_key,
 		CASE WHEN d.ordering_key IS NULL THEN NULL ELSE (SELECT x FROM seq) * 1048576 + d.place END
-	FROM unnest($10::text[], $11::text[], $12::text[], $13::text[], $14::timestamptz[], $15::timestamptz[], $16::text[], $17::bigint[])
+	FROM unnest($10::text[], $11::text[], $12::text[], $13::text[], $14::timestamptz[], $15::timestamptz[], $17::text[], $18::bigint[])
 		AS d (id, event_id, destination, status, next_attempt_at, created_at, ordering_key, place)
 	JOIN event ON event.id = d.event_id
 )
@@ -98,6 +99,7 @@ func (s *Store) EventInsertMany(ctx context.Context, params []store.EventInsertP
 	var (
 		evIDs, sources, types, contentTypes, headers, statuses = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		bodies                                                 = make([][]byte, n)
+		bodySizes                                              = make([]*int64, n)
 		keys                                                   = make([]*string, n)
 		received                                               = make([]time.Time, n)
 		dIDs, dEvents, dDests, dStatuses                       []string
@@ -115,9 +117,12 @@ func (s *Store) EventInsertMany(ctx context.Context, params []store.EventInsertP
 		if err != nil {
 			return nil, fmt.Errorf("postgres: encode headers: %w", err)
 		}
-		body := ev.Body
+		body, size := store.CompressBody(ev.Body, s.compressOver)
 		if body == nil {
 			body = []byte{}
+		}
+		if size.Valid {
+			bodySizes[j] = &size.Int64
 		}
 		evIDs[j], sources[j], types[j], bodies[j], contentTypes[j] = ev.ID, ev.Source, ev.Type, body, ev.ContentType
 		headers[j], keys[j], received[j], statuses[j] = string(h), nullString(ev.IdempotencyKey), ev.ReceivedAt, string(ev.Status)
@@ -134,7 +139,7 @@ func (s *Store) EventInsertMany(ctx context.Context, params []store.EventInsertP
 	err := s.send(ctx, func(b *pgx.Batch) {
 		inserted := make(map[string]bool, n)
 		b.Queue(insertEventsSQL, evIDs, sources, types, bodies, contentTypes, headers, keys, received, statuses,
-			dIDs, dEvents, dDests, dStatuses, dNext, dCreated, dKeys, dPlaces).Query(func(rows pgx.Rows) error {
+			dIDs, dEvents, dDests, dStatuses, dNext, dCreated, bodySizes, dKeys, dPlaces).Query(func(rows pgx.Rows) error {
 			for rows.Next() {
 				var id string
 				if err := rows.Scan(&id); err != nil {
@@ -224,7 +229,7 @@ const claimSQL = `WITH quota AS (
 	RETURNING d.id, d.event_id, d.destination, d.status, d.attempts, picked.due_at, d.last_error, d.created_at, d.updated_at, picked.ord, d.ordering_key
 )
 SELECT l.id, l.event_id, l.destination, l.status, l.attempts, l.due_at, l.last_error, l.created_at, l.updated_at,
-	e.source, e.type, e.body, e.content_type, e.received_at, e.status, l.ordering_key
+	e.source, e.type, e.body, e.body_size, e.content_type, e.received_at, e.status, l.ordering_key
 FROM leased l JOIN events e ON e.id = l.event_id
 ORDER BY l.ord, l.due_at`
 
@@ -242,7 +247,7 @@ const leaseByIDSQL = `WITH want AS (
 	RETURNING d.id, d.event_id, d.destination, d.status, d.attempts, picked.due_at, d.last_error, d.created_at, d.updated_at, picked.ord, d.ordering_key
 )
 SELECT l.id, l.event_id, l.destination, l.status, l.attempts, l.due_at, l.last_error, l.created_at, l.updated_at,
-	e.source, e.type, e.body, e.content_type, e.received_at, e.status, l.ordering_key
+	e.source, e.type, e.body, e.body_size, e.content_type, e.received_at, e.status, l.ordering_key
 FROM leased l JOIN events e ON e.id = l.event_id
 ORDER BY l.ord`
 
@@ -377,14 +382,19 @@ func scanJob(row pgx.CollectableRow) (webhook.Job, error) {
 		d                = &j.Delivery
 		ev               = &j.Event
 		status, evStatus string
+		size             sql.NullInt64
+		err              error
 		orderingKey      *string
 	)
 	if err := row.Scan(&d.ID, &d.EventID, &d.Destination, &status, &d.Attempts, &d.NextAttemptAt, &d.LastError, &d.CreatedAt, &d.UpdatedAt,
-		&ev.Source, &ev.Type, &ev.Body, &ev.ContentType, &ev.ReceivedAt, &evStatus, &orderingKey); err != nil {
+		&ev.Source, &ev.Type, &ev.Body, &size, &ev.ContentType, &ev.ReceivedAt, &evStatus, &orderingKey); err != nil {
 		return webhook.Job{}, err
 	}
 	if orderingKey != nil {
 		d.Ordered, d.OrderingKey = true, *orderingKey
+	}
+	if ev.Body, err = store.ExpandBody(ev.Body, size); err != nil {
+		return webhook.Job{}, fmt.Errorf("event %s: %w", d.EventID, err)
 	}
 	d.Status, d.NextAttemptAt, d.CreatedAt, d.UpdatedAt = webhook.Status(status), utc(d.NextAttemptAt), utc(d.CreatedAt), utc(d.UpdatedAt)
 	ev.ID, ev.ReceivedAt, ev.Status = d.EventID, utc(ev.ReceivedAt), webhook.Status(evStatus)

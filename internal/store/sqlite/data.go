@@ -50,7 +50,7 @@ func (s *Store) EventImportMany(ctx context.Context, records []store.EventRecord
 	err := s.inWrite(ctx, true, func(tx writeTx) error {
 		stored = 0
 		for _, r := range records {
-			ok, err := importRecord(tx, r)
+			ok, err := s.importRecord(tx, r)
 			if err != nil {
 				return err
 			}
@@ -63,7 +63,7 @@ func (s *Store) EventImportMany(ctx context.Context, records []store.EventRecord
 	return stored, err
 }
 
-func importRecord(tx writeTx, r store.EventRecord) (bool, error) {
+func (s *Store) importRecord(tx writeTx, r store.EventRecord) (bool, error) {
 	ev := r.Event
 	headers, err := json.Marshal(ev.Headers)
 	if err != nil {
@@ -76,14 +76,14 @@ func importRecord(tx writeTx, r store.EventRecord) (bool, error) {
 	if ev.IdempotencyKey != "" {
 		idem = ev.IdempotencyKey
 	}
-	body := ev.Body
+	body, size := store.CompressBody(ev.Body, s.compressOver)
 	if body == nil {
 		body = []byte{}
 	}
 	res, err := tx.ExecContext(tx.ctx, `INSERT INTO events
-		(id, source, type, body, content_type, headers, idempotency_key, received_at, status)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-		ev.ID, ev.Source, ev.Type, body, ev.ContentType, string(headers), idem, micros(ev.ReceivedAt), string(ev.Status))
+		(id, source, type, body, body_size, content_type, headers, idempotency_key, received_at, status)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		ev.ID, ev.Source, ev.Type, body, size, ev.ContentType, string(headers), idem, micros(ev.ReceivedAt), string(ev.Status))
 	if err != nil {
 		return false, fmt.Errorf("sqlite: import event %s: %w", ev.ID, err)
 	}
@@ -170,7 +170,7 @@ func (s *Store) EventRecordList(ctx context.Context, p store.EventListParams) (o
 	}
 	defer tx.Rollback()
 	where, args := eventFilter(p)
-	rows, err := tx.QueryContext(ctx, `SELECT e.id, e.source, e.type, e.body, e.content_type, e.headers, e.idempotency_key, e.received_at, e.status
+	rows, err := tx.QueryContext(ctx, `SELECT e.id, e.source, e.type, e.body, e.body_size, e.content_type, e.headers, e.idempotency_key, e.received_at, e.status
 		FROM events e`+where+` ORDER BY e.id DESC LIMIT ?`, append(args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list records: %w", err)
@@ -184,10 +184,15 @@ func (s *Store) EventRecordList(ctx context.Context, p store.EventListParams) (o
 			idem       sql.NullString
 			receivedAt int64
 			status     string
+			size       sql.NullInt64
 		)
-		if err := rows.Scan(&ev.ID, &ev.Source, &ev.Type, &ev.Body, &ev.ContentType, &headers, &idem, &receivedAt, &status); err != nil {
+		if err := rows.Scan(&ev.ID, &ev.Source, &ev.Type, &ev.Body, &size, &ev.ContentType, &headers, &idem, &receivedAt, &status); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("sqlite: scan record: %w", err)
+		}
+		if ev.Body, err = store.ExpandBody(ev.Body, size); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("sqlite: event %s: %w", ev.ID, err)
 		}
 		if err := json.Unmarshal([]byte(headers), &ev.Headers); err != nil {
 			rows.Close()

@@ -68,7 +68,7 @@ func (s *Store) EventList(ctx context.Context, p store.EventListParams) (store.E
 		limit = 20
 	}
 	rows, err := s.read.QueryContext(ctx, `SELECT e.id, e.source, e.type, e.content_type, e.idempotency_key,
-		e.received_at, e.status, length(e.body),
+		e.received_at, e.status, COALESCE(e.body_size, length(e.body)),
 		(SELECT COUNT(*) FROM deliveries d WHERE d.event_id = e.id),
 		(SELECT COALESCE(SUM(d.attempts), 0) FROM deliveries d WHERE d.event_id = e.id),
 		COALESCE((SELECT d.last_error FROM deliveries d WHERE d.event_id = e.id AND d.last_error <> ''

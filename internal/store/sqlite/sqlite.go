@@ -54,6 +54,9 @@ type Store struct {
 	// ordered is whether ordered deliveries may exist (ordering.go);
 	// only the writer goroutine uses it.
 	ordered orderedState
+	// compressOver is the body size above which event bodies are stored
+	// compressed; 0 stores every body as received.
+	compressOver int
 }
 
 var (
@@ -237,8 +240,8 @@ func (s *Store) prepare(ctx context.Context) error {
 		prep(&s.st.syncFull, `PRAGMA synchronous = FULL`),
 		prep(&s.st.syncNormal, `PRAGMA synchronous = NORMAL`),
 		prep(&s.st.insertEvent, `INSERT INTO events
-			(id, source, type, body, content_type, headers, idempotency_key, received_at, status)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+			(id, source, type, body, body_size, content_type, headers, idempotency_key, received_at, status)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (source, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING`),
 		prep(&s.st.insertDelivery, `INSERT INTO deliveries
 			(id, event_id, destination, status, attempts, next_attempt_at, created_at, updated_at)
@@ -291,9 +294,10 @@ func (s *Store) EventGet(ctx context.Context, id string) (webhook.Event, error) 
 		idem       sql.NullString
 		receivedAt int64
 		status     string
+		size       sql.NullInt64
 	)
-	err := s.read.QueryRowContext(ctx, `SELECT id, source, type, body, content_type, headers, idempotency_key, received_at, status
-		FROM events WHERE id = ?`, id).Scan(&ev.ID, &ev.Source, &ev.Type, &ev.Body, &ev.ContentType, &headers, &idem, &receivedAt, &status)
+	err := s.read.QueryRowContext(ctx, `SELECT id, source, type, body, body_size, content_type, headers, idempotency_key, received_at, status
+		FROM events WHERE id = ?`, id).Scan(&ev.ID, &ev.Source, &ev.Type, &ev.Body, &size, &ev.ContentType, &headers, &idem, &receivedAt, &status)
 	if errors.Is(err, sql.ErrNoRows) {
 		return webhook.Event{}, fmt.Errorf("event %s: %w", id, webhook.ErrNotFound)
 	}
@@ -302,6 +306,9 @@ func (s *Store) EventGet(ctx context.Context, id string) (webhook.Event, error) 
 	}
 	if err := json.Unmarshal([]byte(headers), &ev.Headers); err != nil {
 		return webhook.Event{}, fmt.Errorf("sqlite: decode headers: %w", err)
+	}
+	if ev.Body, err = store.ExpandBody(ev.Body, size); err != nil {
+		return webhook.Event{}, fmt.Errorf("sqlite: event %s: %w", id, err)
 	}
 	ev.IdempotencyKey = idem.String
 	ev.ReceivedAt = fromMicros(receivedAt)
@@ -330,7 +337,7 @@ func scanDelivery(row interface{ Scan(...any) error }) (webhook.Delivery, error)
 // jobColumns select a delivery (d) with the parts of its event (e) that
 // sending needs; headers are left out.
 const jobColumns = `d.id, d.event_id, d.destination, d.status, d.attempts, d.next_attempt_at, d.last_error, d.created_at, d.updated_at,
-	e.source, e.type, e.body, e.content_type, e.received_at, e.status`
+	e.source, e.type, e.body, e.body_size, e.content_type, e.received_at, e.status`
 
 func scanJob(row interface{ Scan(...any) error }) (webhook.Job, error) {
 	var (
@@ -339,10 +346,15 @@ func scanJob(row interface{ Scan(...any) error }) (webhook.Job, error) {
 		ev                                     = &j.Event
 		status, evStatus                       string
 		next, createdAt, updatedAt, receivedAt int64
+		size                                   sql.NullInt64
+		err                                    error
 	)
 	if err := row.Scan(&d.ID, &d.EventID, &d.Destination, &status, &d.Attempts, &next, &d.LastError, &createdAt, &updatedAt,
-		&ev.Source, &ev.Type, &ev.Body, &ev.ContentType, &receivedAt, &evStatus); err != nil {
+		&ev.Source, &ev.Type, &ev.Body, &size, &ev.ContentType, &receivedAt, &evStatus); err != nil {
 		return webhook.Job{}, err
+	}
+	if ev.Body, err = store.ExpandBody(ev.Body, size); err != nil {
+		return webhook.Job{}, fmt.Errorf("event %s: %w", d.EventID, err)
 	}
 	d.Status, d.NextAttemptAt, d.CreatedAt, d.UpdatedAt = webhook.Status(status), fromMicros(next), fromMicros(createdAt), fromMicros(updatedAt)
 	ev.ID, ev.ReceivedAt, ev.Status = d.EventID, fromMicros(receivedAt), webhook.Status(evStatus)
@@ -421,3 +433,8 @@ func (s *Store) SettingGet(ctx context.Context, key string) (string, error) {
 	}
 	return v, nil
 }
+
+// SetBodyCompression makes event bodies longer than over bytes be stored
+// gzip-compressed from now on (0: never). Bodies already stored stay as
+// they are; both kinds are read alike. Call it before the store is used.
+func (s *Store) SetBodyCompression(over int) { s.compressOver = over }

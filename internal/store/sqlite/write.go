@@ -200,9 +200,14 @@ func (s *Store) setSynchronous(ctx context.Context, durable bool) error {
 // EventInsertMany implements store.Store.
 func (s *Store) EventInsertMany(ctx context.Context, params []store.EventInsertParams) ([]store.EventInsertResult, error) {
 	var results []store.EventInsertResult
+	// Compress here, in the caller's goroutine, not in the single writer.
+	bodies := make([]storedBody, len(params))
+	for i, p := range params {
+		bodies[i].data, bodies[i].size = store.CompressBody(p.Event.Body, s.compressOver)
+	}
 	err := s.inWrite(ctx, true, func(tx writeTx) error {
 		var err error
-		results, err = s.eventInsertMany(tx, params)
+		results, err = s.eventInsertMany(tx, params, bodies)
 		return err
 	})
 	if err != nil {
@@ -211,7 +216,13 @@ func (s *Store) EventInsertMany(ctx context.Context, params []store.EventInsertP
 	return results, nil
 }
 
-func (s *Store) eventInsertMany(tx writeTx, params []store.EventInsertParams) ([]store.EventInsertResult, error) {
+// storedBody is an event body as it goes into the database.
+type storedBody struct {
+	data []byte
+	size sql.NullInt64
+}
+
+func (s *Store) eventInsertMany(tx writeTx, params []store.EventInsertParams, bodies []storedBody) ([]store.EventInsertResult, error) {
 	ctx := tx.ctx
 	insEvent, insDelivery := tx.stmt(s.st.insertEvent), tx.stmt(s.st.insertDelivery)
 	results := make([]store.EventInsertResult, len(params))
@@ -225,11 +236,11 @@ func (s *Store) eventInsertMany(tx writeTx, params []store.EventInsertParams) ([
 		if ev.IdempotencyKey != "" {
 			idem = ev.IdempotencyKey
 		}
-		body := ev.Body
+		body := bodies[i].data
 		if body == nil {
 			body = []byte{}
 		}
-		res, err := insEvent.ExecContext(ctx, ev.ID, ev.Source, ev.Type, body, ev.ContentType, string(headers), idem, micros(ev.ReceivedAt), string(ev.Status))
+		res, err := insEvent.ExecContext(ctx, ev.ID, ev.Source, ev.Type, body, bodies[i].size, ev.ContentType, string(headers), idem, micros(ev.ReceivedAt), string(ev.Status))
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: insert event: %w", err)
 		}

@@ -55,6 +55,9 @@ func Run(t *testing.T, open Opener) {
 	for name, fn := range deadLetterTests() {
 		tests[name] = fn
 	}
+	for name, fn := range compressTests() {
+		tests[name] = fn
+	}
 	for name, fn := range orderingTests() {
 		tests[name] = fn
 	}
