@@ -117,6 +117,10 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := sharedStoreCheck(st, cfg.Role); err != nil {
+		st.Close()
+		return nil, err
+	}
 	dests, err := withSecrets(ctx, cfg.Destinations, st, opts.Stderr)
 	if err != nil {
 		st.Close()
@@ -226,7 +230,8 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	if cfg.Retention > 0 {
 		a.retention = retention.New(st, retention.Options{MaxAge: cfg.Retention, Logger: opts.Logger})
 	}
-	a.guard = limit.New(limit.Options{Catalog: cat, MaxConcurrent: cfg.MaxConcurrentIngests, MaxBodyBytes: cfg.MaxBodyBytes, Logger: opts.Logger})
+	a.guard = limit.New(limit.Options{Catalog: cat, MaxConcurrent: cfg.MaxConcurrentIngests, MaxBodyBytes: cfg.MaxBodyBytes,
+		Logger: opts.Logger, Refused: a.metrics.Refused})
 	// Slowloris: a client gets ReadHeaderTimeout for its headers and
 	// ReadTimeout for the whole request, and a connection cannot hold more
 	// than maxHeaderBytes of headers in memory. Handlers that answer for

@@ -40,6 +40,7 @@ func TestMetrics(t *testing.T) {
 		}
 		cfg.MaxRetries = 2
 		cfg.BreakerFailures = 0 // retries at once, not after a cool-down
+		cfg.MaxBodyBytes = 4096
 	})
 
 	const good, failing = 10, 2
@@ -56,6 +57,10 @@ func TestMetrics(t *testing.T) {
 			t.Fatalf("POST /webhook/%s: %d; want 404", name, status)
 		}
 	}
+	// Refused by the traffic guard, before ingest: counted all the same.
+	if status, _ := ta.post(t, "/webhook/github", []byte(strings.Repeat("x", 5000)), jsonHeader()); status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("a body over HOOKD_MAX_BODY_BYTES: %d; want 413", status)
+	}
 	ta.waitEnded(t, good+failing)
 
 	m := ta.scrape(t)
@@ -68,6 +73,7 @@ func TestMetrics(t *testing.T) {
 		{"hookd_ingest_requests_total", map[string]string{"source": "stripe", "result": "accepted"}, failing},
 		{"hookd_ingest_requests_total", map[string]string{"source": "stripe", "result": "duplicate"}, 1},
 		{"hookd_ingest_requests_total", map[string]string{"source": "_unknown", "result": "404"}, 2},
+		{"hookd_ingest_requests_total", map[string]string{"source": "github", "result": "413"}, 1},
 		{"hookd_delivery_attempts_total", map[string]string{"destination": "ok", "outcome": "success", "code": "2xx"}, good},
 		{"hookd_delivery_attempts_total", map[string]string{"destination": "bad", "outcome": "retry", "code": "5xx"}, failing * 2},
 		{"hookd_delivery_attempts_total", map[string]string{"destination": "bad", "outcome": "dead", "code": "5xx"}, failing},

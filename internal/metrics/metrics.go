@@ -199,6 +199,18 @@ func (r *Registry) Ingested(source string, status int, duplicate bool, took time
 	r.ingestDuration.WithLabelValues(source).Observe(took.Seconds())
 }
 
+// Refused counts one webhook request the traffic guard answered before
+// ingest saw it (413 over the server's body cap, 429 over the source's
+// rate, 503 over the ingests in progress), in the same series as Ingested
+// so that one query sees every answer. No duration is observed: a refusal
+// says nothing of ingest's speed.
+func (r *Registry) Refused(source string, status int) {
+	if source == "" {
+		source = UnknownSource
+	}
+	r.ingests.WithLabelValues(source, strconv.Itoa(status)).Inc()
+}
+
 // Attempted counts one delivery attempt. statusCode is 0 when no response
 // came (timeout, refused connection); endToEnd is the time since the
 // event was received, observed for successes only.
