@@ -1293,16 +1293,16 @@ func jsonHeader() http.Header {
 	return http.Header{"Content-Type": {"application/json"}}
 }
 
-// closedAddr returns a loopback address nothing listens on.
+// closedAddr returns a loopback address where nothing listens: port 1,
+// below the ephemeral range every test listener takes its port from, so
+// that no test running beside this one can come to listen there (as it
+// could on a port just closed).
 func closedAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	if err := ln.Close(); err != nil {
-		t.Fatal(err)
+	const addr = "127.0.0.1:1"
+	if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		c.Close()
+		t.Fatalf("something listens on %s; these tests need it closed", addr)
 	}
 	return addr
 }

@@ -24,7 +24,8 @@ import (
 
 // checkSpacing fails the test unless arrivals keep to rate per second:
 // from the first to the last no faster than the limit allows after its
-// burst, and never more than rate + burst in any one-second window.
+// burst, and never more than rate + burst (plus arrival jitter) in any
+// one-second window.
 func checkSpacing(t *testing.T, arrivals []receiver.Arrival, rate float64, burst int) {
 	t.Helper()
 	at := make([]time.Time, len(arrivals))
@@ -45,8 +46,12 @@ func checkSpacing(t *testing.T, arrivals []receiver.Arrival, rate float64, burst
 		}
 		most = max(most, n)
 	}
-	if limit := int(rate) + burst; most > limit {
-		t.Errorf("%d arrivals within one second; the limit allows %d", most, limit)
+	// Arrival times are taken at the receiver: on a loaded host a request
+	// sent on time can be held up and arrive beside the next one, so the
+	// window allows a little over what the limiter let go (a tenth of the
+	// rate, at least 2), far below what no limit would show.
+	if limit := int(rate) + burst + max(2, int(rate)/10); most > limit {
+		t.Errorf("%d arrivals within one second; the limit allows %d (%g/s, burst %d, jitter)", most, limit, rate, burst)
 	}
 	t.Logf("%d arrivals over %s, at most %d in a second", len(at), span, most)
 }
