@@ -20,6 +20,7 @@ func deadLetterTests() map[string]func(t *testing.T, s store.Store) {
 		"RequeueDeadBatchPages":   testRequeueDeadBatchPages,
 		"RequeueDeadBySelection":  testRequeueDeadBySelection,
 		"RequeueDeadBatchFilters": testRequeueDeadBatchFilters,
+		"ReasonsExportAndImport":  testReasonsExportAndImport,
 	}
 }
 
@@ -264,5 +265,32 @@ func testRequeueDeadBatchFilters(t *testing.T, s store.Store) {
 	}
 	if got := countsOf(t, s, store.DeliveryCountDeadParams{}); !mapsEqual(got, map[webhook.FailureReason]int64{webhook.ReasonDNS: 2, webhook.ReasonHTTP4xx: 1}) {
 		t.Fatalf("counts after a filtered batch = %v", got)
+	}
+}
+
+// testReasonsExportAndImport: an imported record keeps its reasons, an
+// export reads them back, and imported dead letters count by them.
+func testReasonsExportAndImport(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	r := eventRecord("github", base, webhook.StatusPermanentFailure, webhook.StatusSuccess)
+	r.Deliveries[0].Delivery.LastReason = webhook.ReasonTimeout
+	r.Deliveries[0].Attempts[0].Reason = webhook.ReasonTimeout
+	r.Deliveries[0].Attempts[0].Error = "timeout after 5s"
+	r.Deliveries[1].Attempts[0].StatusCode, r.Deliveries[1].Attempts[0].Error = 200, ""
+	if n := importRecords(t, s, r); n != 1 {
+		t.Fatalf("imported %d, want 1", n)
+	}
+	records, err := s.EventRecordList(ctx, store.EventListParams{Limit: 10})
+	if err != nil || len(records) != 1 {
+		t.Fatalf("EventRecordList = %d records, %v", len(records), err)
+	}
+	for i, dr := range records[0].Deliveries {
+		want := r.Deliveries[i]
+		if dr.Delivery.LastReason != want.Delivery.LastReason || len(dr.Attempts) != 1 || dr.Attempts[0].Reason != want.Attempts[0].Reason {
+			t.Errorf("delivery %d exported with reason %q (attempts %+v), want %q", i, dr.Delivery.LastReason, dr.Attempts, want.Delivery.LastReason)
+		}
+	}
+	if got := countsOf(t, s, store.DeliveryCountDeadParams{}); !mapsEqual(got, map[webhook.FailureReason]int64{webhook.ReasonTimeout: 1}) {
+		t.Errorf("counts after import = %v", got)
 	}
 }
