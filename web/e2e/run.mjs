@@ -280,6 +280,26 @@ try {
     await page.waitForFunction(() => document.querySelectorAll('[data-testid=dead-table] tbody tr[data-event-id]').length === 1)
   })
 
+  await step('dead letters: counts by failure reason and a paced replay of one reason', async () => {
+    const chip = page.locator('[data-testid=reason-count][data-reason=http_5xx]')
+    await chip.filter({ hasText: /1$/ }).waitFor()
+    await chip.click()
+    await page.waitForURL(/reason=http_5xx/)
+    await page.getByRole('button', { name: 'Replay HTTP 5xx…' }).click()
+    await page.getByTestId('replay-count').filter({ hasText: 'Replay 1 dead delivery (HTTP 5xx) at 200/s?' }).waitFor()
+    await page.getByRole('button', { name: 'Start replay' }).click()
+    await page.locator('[data-testid=replay-job][data-state=done]').waitFor()
+    const progress = await page.getByTestId('replay-progress').textContent()
+    assert(progress === '1 of 1 delivery requeued', `replay progress says: ${progress}`)
+    await page.getByText('No dead letters.').waitFor()
+    await shot('dead-letters-replay-desktop.png')
+    // One dead letter again, for the viewer's visit below.
+    await fetch(RECEIVER + '/control/break', { method: 'POST' })
+    ids.stripe.push(await sendStripe(6))
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=dead-table] tbody tr[data-event-id]').length === 1)
+    await fetch(RECEIVER + '/control/heal', { method: 'POST' })
+  })
+
   await step('overview: charts and counts', async () => {
     await page.goto(BASE + '/')
     await page.waitForFunction(() => document.querySelectorAll('.recharts-surface').length >= 4)

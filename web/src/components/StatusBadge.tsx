@@ -26,3 +26,25 @@ export function StatusBadge({ status }: { status: Status }) {
 export function statusLabel(status: string): string {
   return STYLE[status as Status]?.label ?? status
 }
+
+// reasonLabel names a failure reason for people ("" is a dead letter from
+// before reasons were recorded).
+export function reasonLabel(reason: string): string {
+  if (!reason) return 'unrecorded'
+  return reason.replace(/^http_/, 'HTTP ').replace(/_/g, ' ')
+}
+
+// ReasonBadge shows why an attempt failed (the server's fixed set of
+// reasons: http_5xx, timeout, dns, connect_refused, …).
+export function ReasonBadge({ reason, testid }: { reason: string; testid?: string }) {
+  return (
+    <span
+      data-testid={testid}
+      data-reason={reason}
+      title={`failure reason: ${reason || 'not recorded'}`}
+      className="inline-flex items-center rounded bg-rose-50 px-1.5 font-mono text-xs text-rose-800 ring-1 ring-inset ring-rose-200 whitespace-nowrap dark:bg-rose-950/50 dark:text-rose-200 dark:ring-rose-800"
+    >
+      {reasonLabel(reason)}
+    </span>
+  )
+}

@@ -54,7 +54,9 @@ export function Notice({ children }: { children: ReactNode }) {
 export const inputClass =
   'block w-full rounded-md border-0 bg-white px-2 py-1.5 text-sm text-slate-900 ring-1 ring-inset ring-slate-300 placeholder:text-slate-400 focus:ring-2 focus:ring-indigo-500 dark:bg-slate-900 dark:text-slate-100 dark:ring-slate-700'
 
-export function Field({ label, children, hint }: { label: string; children: ReactNode; hint?: ReactNode }) {
+// Field is a labelled input; error is the server's complaint about it
+// (a 400 naming the field), shown beside it.
+export function Field({ label, children, hint, error }: { label: string; children: ReactNode; hint?: ReactNode; error?: string }) {
   return (
     <div className="text-sm">
       {/* The hint stays outside the label, so the field's name is the label alone. */}
@@ -62,6 +64,7 @@ export function Field({ label, children, hint }: { label: string; children: Reac
         <span className="mb-1 block font-medium text-slate-700 dark:text-slate-300">{label}</span>
         {children}
       </label>
+      {error && <span className="mt-1 block text-xs text-rose-700 dark:text-rose-300" role="alert" data-testid="field-error">{error}</span>}
       {hint && <span className="mt-1 block text-xs text-slate-500 dark:text-slate-400">{hint}</span>}
     </div>
   )

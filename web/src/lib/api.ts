@@ -1,6 +1,7 @@
 import { loadSession, notifyUnauthorized } from './session'
 import type {
-  Destination, EventDetail, EventPage, FilterTestResult, Session, SourceDetail, SourceSummary, Stats, TransformResult, User,
+  Destination, EventDetail, EventPage, FilterTestResult, ReasonCount, ReplayJob, Session, SourceDetail, SourceSummary, Stats,
+  TransformResult, User,
 } from './types'
 
 // ApiError carries the server's {error, code} and the HTTP status.
@@ -114,6 +115,16 @@ export const api = {
   // MAX_RETRY_IDS) in one call.
   retryEvents: (eventIDs: string[], dryRun = false) =>
     request<BulkRetryResult>('POST', '/api/webhooks/retry', { event_ids: eventIDs, dry_run: dryRun }),
+  // deadReasons counts the dead deliveries matching f by failure reason.
+  deadReasons: (f: DeadFilter) =>
+    request<{ items: ReasonCount[]; total: number }>('GET', '/api/dead-letters/reasons' + filterQuery(f)),
+  replayDryRun: (f: DeadFilter & { reason?: string; rate?: number }) =>
+    request<ReplayDryRun>('POST', '/api/dead-letters/replays', { ...clean(f), dry_run: true }),
+  startReplay: (f: DeadFilter & { reason?: string; rate?: number }) =>
+    request<ReplayJob>('POST', '/api/dead-letters/replays', clean(f)),
+  replayJob: (id: string) => request<ReplayJob>('GET', '/api/dead-letters/replays/' + encodeURIComponent(id)),
+  replayJobs: () => request<{ items: ReplayJob[] }>('GET', '/api/dead-letters/replays'),
+  cancelReplay: (id: string) => request<ReplayJob>('DELETE', '/api/dead-letters/replays/' + encodeURIComponent(id)),
   sources: () => request<{ items: SourceSummary[] }>('GET', '/api/sources'),
   source: (name: string) => request<SourceDetail>('GET', '/api/sources/' + encodeURIComponent(name)),
   createSource: (body: Record<string, unknown>) => request<SourceDetail>('POST', '/api/sources', body),
@@ -148,6 +159,29 @@ export const api = {
     }
     return out
   },
+}
+
+// DeadFilter is the selection of dead deliveries the dead-letter
+// endpoints take.
+export interface DeadFilter {
+  source?: string
+  destination?: string
+  from?: string
+  to?: string
+}
+
+// ReplayDryRun answers a replay's dry run.
+export interface ReplayDryRun {
+  matched: number
+  rate: number
+  estimated_seconds: number
+}
+
+// DEFAULT_REPLAY_RATE is the server's pace when a replay names none.
+export const DEFAULT_REPLAY_RATE = 200
+
+function clean(o: object): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== ''))
 }
 
 // withPayload is the JSON of fields plus "payload" holding payloadJSON

@@ -47,6 +47,8 @@ export interface Attempt {
   response?: string
   response_encoding?: 'text' | 'base64'
   error?: string
+  // reason classifies a failed attempt (http_5xx, timeout, dns, …).
+  reason?: string
 }
 
 export interface Delivery {
@@ -56,6 +58,8 @@ export interface Delivery {
   attempts: number
   next_attempt_at?: string
   last_error?: string
+  // last_reason is the failure reason of the last attempt.
+  last_reason?: string
   created_at: string
   updated_at: string
   attempt_list: Attempt[]
@@ -151,6 +155,46 @@ export interface Destination {
   // transform reshapes the request (admins only; others see transform_set).
   transform?: string
   transform_set?: boolean
+  // retry is the destination's retry policy (the global one when unset).
+  retry?: RetryPolicy
+  // adaptive is adaptive delivery in the answering process.
+  adaptive?: Adaptive
+  // ordering is set when deliveries go one at a time per key.
+  ordering?: { enabled?: boolean; key?: string } | null
+}
+
+export interface RetryPolicy {
+  max_attempts?: number
+  max_age?: string
+  // schedule is "exponential" or delays such as "5s,5m,30m".
+  schedule?: string
+}
+
+export interface Adaptive {
+  limit: number
+  cap: number
+  rate_limit?: number
+  paused_until?: string
+}
+
+// ReasonCount is one failure reason's count of dead deliveries.
+export interface ReasonCount {
+  reason: string
+  count: number
+}
+
+export interface ReplayJob {
+  id: string
+  state: 'running' | 'done' | 'cancelled' | 'failed' | string
+  filter: { source?: string; destination?: string; from?: string; to?: string; reason?: string }
+  rate: number
+  matched: number
+  requeued: number
+  remaining: number
+  held_seconds: number
+  error?: string
+  started_at: string
+  finished_at?: string
 }
 
 // FilterTestResult says whether a destination would receive a test event.

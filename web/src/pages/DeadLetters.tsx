@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useState } from 'react'
-import { Link } from 'react-router-dom'
+import { Link, useSearchParams } from 'react-router-dom'
 import { FilterBar } from '../components/FilterBar'
 import { Pagination } from '../components/Pagination'
 import { Button, ErrorBox, Modal, Notice } from '../components/ui'
@@ -11,6 +11,7 @@ import type { EventSummary } from '../lib/types'
 import { useFilterParams } from '../lib/useFilterParams'
 import { useNow } from '../lib/useNow'
 import { useThrottled } from '../lib/useThrottled'
+import { DeadReplay } from './Replay'
 
 // The filters bulk retry understands (POST /api/webhooks/retry).
 const FIELDS: (keyof EventFilter)[] = ['source', 'destination', 'from', 'to']
@@ -76,6 +77,10 @@ export function DeadLetters() {
   const [notice, setNotice] = useState<string | null>(null)
   const [confirm, setConfirm] = useState<{ matched: number } | null>(null)
   const [busy, setBusy] = useState(false)
+  // reason picks one failure reason for a replay (kept in the URL; the
+  // list itself is not narrowed by it: the events API has no such filter).
+  const [params] = useSearchParams()
+  const reason = params.get('reason')
 
   const key = filterQuery(filter, { page, limit })
   const load = useCallback(async () => {
@@ -176,6 +181,13 @@ export function DeadLetters() {
         Events whose deliveries exhausted their retries. A retry re-queues them with a fresh retry budget and the same webhook-id.
       </p>
       <FilterBar filter={filter} onChange={setFilter} onClear={clear} fields={FIELDS} />
+      <DeadReplay
+        filter={bulkBody()}
+        reason={reason}
+        onReason={(r) => update({ reason: r ?? undefined })}
+        isAdmin={isAdmin}
+        onReplayed={load}
+      />
       {notice && <Notice>{notice}</Notice>}
       <ErrorBox error={error} />
       <div className="overflow-hidden rounded-lg border border-slate-200 dark:border-slate-800">

@@ -1,11 +1,11 @@
 import { useCallback, useEffect, useState, type FormEvent } from 'react'
 import { Link } from 'react-router-dom'
 import { Button, CopyButton, ErrorBox, Field, Modal, Notice, inputClass } from '../components/ui'
-import { api } from '../lib/api'
+import { api, ApiError } from '../lib/api'
 import { useAuth } from '../lib/auth'
 import { formatTime, relativeTime } from '../lib/format'
 import { useLiveChanges } from '../lib/live'
-import { circuitState, type Circuit, type Destination, type Health } from '../lib/types'
+import { circuitState, type Adaptive, type Circuit, type Destination, type Health } from '../lib/types'
 import { useServerRoutes } from '../lib/useRoutes'
 import { useThrottled } from '../lib/useThrottled'
 import { FilterTester, TransformTester } from './Routing'
@@ -90,6 +90,7 @@ export function Destinations() {
               <h2 className="truncate font-semibold">{d.name}</h2>
               <HealthBadge health={d.health} circuit={d.circuit} />
               {d.circuit && <CircuitBadge circuit={d.circuit} />}
+              {d.adaptive && <AdaptiveBadge adaptive={d.adaptive} />}
               <span className="ml-auto"><Origin origin={d.origin} /></span>
             </div>
             <p className="mt-1 break-all font-mono text-xs text-slate-500">{d.url}</p>
@@ -117,6 +118,7 @@ export function Destinations() {
               <dt className="text-slate-500">Timeout · in flight</dt>
               <dd>{d.timeout} · {d.max_in_flight}{d.rate_limit ? ` · ${d.rate_limit}/s` : ''}</dd>
               <HealthRows health={d.health} />
+              <RetryRows d={d} />
               {d.circuit && <CircuitRows circuit={d.circuit} />}
               {d.previous_secret_until && (
                 <>
@@ -279,6 +281,71 @@ function CircuitRows({ circuit }: { circuit: Circuit }) {
   )
 }
 
+// adaptiveLabel says how adaptive delivery holds a destination back, or
+// null when it runs at its configured concurrency.
+export function adaptiveLabel(a: Adaptive, now = Date.now()): string | null {
+  if (a.paused_until && Date.parse(a.paused_until) > now) return `paused until ${new Date(a.paused_until).toLocaleTimeString()}`
+  if (a.cap > 0 && a.limit < a.cap) return `slowed: ${a.limit} of ${a.cap} in flight`
+  return null
+}
+
+// AdaptiveBadge shows a destination slowed by its receiver (429, 502, 504,
+// timeouts halve the attempts in flight) or paused by a Retry-After.
+export function AdaptiveBadge({ adaptive }: { adaptive: Adaptive }) {
+  const label = adaptiveLabel(adaptive)
+  if (!label) return null
+  return (
+    <span data-testid="adaptive" title={adaptive.rate_limit ? `rate in force: ${adaptive.rate_limit}/s` : 'adaptive delivery in this process'}
+      className="rounded-full bg-amber-100 px-2 py-0.5 text-xs font-medium text-amber-800 dark:bg-amber-900/50 dark:text-amber-200">
+      {label}
+    </span>
+  )
+}
+
+function RetryRows({ d }: { d: Destination }) {
+  const r = d.retry
+  const parts: string[] = []
+  if (r?.schedule && r.schedule !== 'exponential') parts.push(r.schedule)
+  if (r?.max_attempts) parts.push(`at most ${r.max_attempts} attempts`)
+  if (r?.max_age) parts.push(`until ${r.max_age} old`)
+  return (
+    <>
+      {parts.length > 0 && (
+        <>
+          <dt className="text-slate-500">Retries</dt>
+          <dd className="break-all" data-testid="retry-policy">{parts.join(' · ')}</dd>
+        </>
+      )}
+      {d.ordering && d.ordering.enabled !== false && (
+        <>
+          <dt className="text-slate-500">Ordered</dt>
+          <dd data-testid="ordering">{d.ordering.key ? <>by <code className="break-all font-mono text-xs">{d.ordering.key}</code></> : 'one at a time'}</dd>
+        </>
+      )}
+    </>
+  )
+}
+
+// FORM_FIELDS are the fields whose 400 errors the form shows beside them.
+const FORM_FIELDS = ['retry.max_attempts', 'retry.max_age', 'retry.schedule', 'ordering.key']
+
+// fieldErrors picks the messages about fields out of a 400 error (the
+// server names the field: "retry.schedule[1]: …", one per line).
+export function fieldErrors(err: unknown, fields: string[] = FORM_FIELDS): Record<string, string> {
+  const out: Record<string, string> = {}
+  if (!(err instanceof ApiError) || err.status !== 400) return out
+  for (const line of err.message.split('\n')) {
+    for (const f of fields) {
+      const i = line.indexOf(f)
+      if (i < 0) continue
+      const rest = line.slice(i + f.length)
+      const m = /^(\[\d+\])?: (.*)$/.exec(rest)
+      if (m && !out[f]) out[f] = m[2]
+    }
+  }
+  return out
+}
+
 function splitList(s: string): string[] {
   return s.split(',').map((x) => x.trim()).filter(Boolean)
 }
@@ -310,7 +377,13 @@ function DestinationForm({ initial, sources, onClose, onSaved }: {
   const [rate, setRate] = useState(initial?.rate_limit ? String(initial.rate_limit) : '')
   const [filter, setFilter] = useState(initial?.filter ?? '')
   const [transform, setTransform] = useState(initial?.transform ?? '')
+  const [maxAttempts, setMaxAttempts] = useState(initial?.retry?.max_attempts ? String(initial.retry.max_attempts) : '')
+  const [maxAge, setMaxAge] = useState(initial?.retry?.max_age ?? '')
+  const [schedule, setSchedule] = useState(initial?.retry?.schedule && initial.retry.schedule !== 'exponential' ? initial.retry.schedule : '')
+  const [ordered, setOrdered] = useState(!!initial?.ordering && initial.ordering.enabled !== false)
+  const [orderKey, setOrderKey] = useState(initial?.ordering?.key ?? '')
   const [error, setError] = useState<unknown>(null)
+  const fe = fieldErrors(error)
   const headersRedacted = Object.values(initial?.headers ?? {}).includes('[redacted]')
 
   const toggle = (s: string) =>
@@ -334,6 +407,17 @@ function DestinationForm({ initial, sources, onClose, onSaved }: {
     }
     if (!headersRedacted) body.headers = parseHeaders(headers)
     if (rate !== '') body.rate_limit = Number(rate)
+    // The whole policy each time: {} returns to the global one.
+    const retry: Record<string, unknown> = {}
+    if (maxAttempts !== '') retry.max_attempts = Number(maxAttempts)
+    if (maxAge.trim() !== '') retry.max_age = maxAge.trim()
+    if (schedule.trim() !== '') retry.schedule = schedule.trim()
+    // Sent only when set or being cleared, so a server without these
+    // fields still takes the form.
+    const hadRetry = !!(initial?.retry?.max_attempts || initial?.retry?.max_age || (initial?.retry?.schedule && initial.retry.schedule !== 'exponential'))
+    if (Object.keys(retry).length > 0 || hadRetry) body.retry = retry
+    const wasOrdered = !!initial?.ordering && initial.ordering.enabled !== false
+    if (ordered || wasOrdered) body.ordering = ordered ? { enabled: true, key: orderKey } : { enabled: false }
     try {
       const d = initial ? await api.updateDestination(initial.name, body) : await api.createDestination({ name, ...body })
       onSaved(d, !initial)
@@ -389,6 +473,32 @@ function DestinationForm({ initial, sources, onClose, onSaved }: {
             <input className={inputClass} type="number" min={0} step="any" value={rate} onChange={(e) => setRate(e.target.value)} />
           </Field>
         </div>
+        <fieldset className="space-y-2 text-sm">
+          <legend className="mb-1 font-medium text-slate-700 dark:text-slate-300">Retries</legend>
+          <div className="grid grid-cols-2 gap-3">
+            <Field label="Max attempts" hint="1–100, the first included; empty: the schedule's length plus one" error={fe['retry.max_attempts']}>
+              <input className={inputClass} type="number" min={1} max={100} value={maxAttempts} onChange={(e) => setMaxAttempts(e.target.value)} />
+            </Field>
+            <Field label="Max age" hint="Stop retrying when the event is this old, e.g. 24h" error={fe['retry.max_age']}>
+              <input className={inputClass} value={maxAge} placeholder="24h" onChange={(e) => setMaxAge(e.target.value)} />
+            </Field>
+          </div>
+          <Field label="Schedule" hint="Empty or exponential: the server's backoff; or delays such as 5s,5m,30m" error={fe['retry.schedule']}>
+            <input className={`${inputClass} font-mono text-xs`} value={schedule} placeholder="exponential" onChange={(e) => setSchedule(e.target.value)} />
+          </Field>
+        </fieldset>
+        <fieldset className="space-y-2 text-sm">
+          <legend className="mb-1 font-medium text-slate-700 dark:text-slate-300">Ordering</legend>
+          <label className="flex items-center gap-2">
+            <input type="checkbox" checked={ordered} onChange={(e) => setOrdered(e.target.checked)} />
+            Deliver one at a time per key, in order received
+          </label>
+          {ordered && (
+            <Field label="Ordering key" hint="jq over {source, type, headers, payload}, e.g. .payload.customer; empty: one queue for the destination" error={fe['ordering.key']}>
+              <input className={`${inputClass} font-mono text-xs`} value={orderKey} onChange={(e) => setOrderKey(e.target.value)} />
+            </Field>
+          )}
+        </fieldset>
         {!initial && <p className="text-xs text-slate-500">A signing secret is generated and shown once the destination is created.</p>}
         <div className="flex justify-end gap-2">
           <Button onClick={onClose}>Cancel</Button>
@@ -469,3 +579,4 @@ function RotateForm({ d, onClose, onDone }: { d: Destination; onClose: () => voi
     </Modal>
   )
 }
+

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useState, type ReactNode } from 'react'
 import { useLocation, useNavigate, useParams } from 'react-router-dom'
-import { StatusBadge } from '../components/StatusBadge'
+import { ReasonBadge, StatusBadge } from '../components/StatusBadge'
 import { Button, Card, CopyButton, ErrorBox, Notice, Spinner } from '../components/ui'
 import { api } from '../lib/api'
 import { useAuth } from '../lib/auth'
@@ -178,6 +178,7 @@ function DeliveryView({ d }: { d: Delivery }) {
         <span className="font-medium">{d.destination}</span>
         <StatusBadge status={d.status} />
         <span className="text-slate-500">{tries} {tries === 1 ? 'attempt' : 'attempts'}</span>
+        {d.last_reason && d.status !== 'success' && <ReasonBadge reason={d.last_reason} testid="last-reason" />}
         {d.next_attempt_at && <span className="text-slate-500">· next try {relativeTime(d.next_attempt_at)}</span>}
         <span className="ml-auto font-mono text-xs text-slate-400 break-all" title="webhook-id">{d.id}</span>
       </div>
@@ -209,7 +210,11 @@ function AttemptView({ a, position, afterRetry }: { a: Attempt; position: number
         <span className="text-slate-500">{formatMs(a.duration_ms)}</span>
         <span className="text-xs text-slate-500">{formatTime(a.started_at)}</span>
       </div>
-      {a.error && <p className="mt-1 break-all text-xs text-rose-700 dark:text-rose-300">{a.error}</p>}
+      {(a.error || a.reason) && (
+        <p className="mt-1 break-all text-xs text-rose-700 dark:text-rose-300">
+          {a.reason && <ReasonBadge reason={a.reason} testid="attempt-reason" />} {a.error}
+        </p>
+      )}
       {a.response && (
         <details className="mt-1">
           <summary className="cursor-pointer text-xs text-slate-500">Response{a.response_encoding === 'base64' ? ' (base64)' : ''}</summary>
