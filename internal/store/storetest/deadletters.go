@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -292,5 +293,54 @@ func testReasonsExportAndImport(t *testing.T, s store.Store) {
 	}
 	if got := countsOf(t, s, store.DeliveryCountDeadParams{}); !mapsEqual(got, map[webhook.FailureReason]int64{webhook.ReasonTimeout: 1}) {
 		t.Errorf("counts after import = %v", got)
+	}
+}
+
+// BenchRequeueDeadBatch measures one page of a bulk replay: a
+// DeliveryRequeueDeadBatch of size dead letters out of 20,000, one
+// transaction. ns/op is per batch, which is how long the batch holds the
+// store's writer (on SQLite, every other write waits that long).
+func BenchRequeueDeadBatch(b *testing.B, open func(b *testing.B) store.Store) {
+	const seeded = 20000
+	for _, size := range []int{5, 20, 50, 100, 500} {
+		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
+			s := open(b)
+			ctx := context.Background()
+			dead := time.Now().UTC().Add(-time.Minute)
+			seed := func() {
+				records := make([]store.EventRecord, 0, 1000)
+				for range seeded / 1000 {
+					records = records[:0]
+					for range 1000 {
+						r := eventRecord("bench", dead, webhook.StatusPermanentFailure)
+						r.Deliveries[0].Delivery.Destination = "bench"
+						r.Deliveries[0].Delivery.LastReason = webhook.ReasonHTTP5xx
+						records = append(records, r)
+					}
+					if _, err := s.EventImportMany(ctx, records); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			seed()
+			p := store.DeliveryRequeueDeadParams{Limit: size, DeadBefore: time.Now()}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				p.Now = time.Now()
+				moved, err := s.DeliveryRequeueDeadBatch(ctx, p)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(moved) < size { // all moved: seed again, untimed
+					b.StopTimer()
+					p.After = ""
+					seed()
+					p.DeadBefore = time.Now()
+					b.StartTimer()
+					continue
+				}
+				p.After = moved[len(moved)-1].ID
+			}
+		})
 	}
 }
