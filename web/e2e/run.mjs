@@ -350,6 +350,12 @@ try {
     await dialog.getByLabel('Name', { exact: true }).fill('audit')
     await dialog.getByLabel('URL', { exact: true }).fill(RECEIVER + '/ok')
     await dialog.getByLabel('github', { exact: true }).check()
+    // The server checks the retry schedule; its complaint shows under the field.
+    await dialog.getByLabel('Schedule', { exact: true }).fill('5s,5x')
+    await dialog.getByRole('button', { name: 'Create' }).click()
+    const complaint = await dialog.getByTestId('field-error').textContent()
+    assert(complaint.length > 0, 'no field error under the schedule')
+    await dialog.getByLabel('Schedule', { exact: true }).fill('5s,5m,30m')
     await dialog.getByRole('button', { name: 'Create' }).click()
     const first = await page.getByTestId('new-secret').textContent()
     assert(first.startsWith('whsec_'), `new secret ${first}`)
@@ -360,6 +366,7 @@ try {
     const second = await page.getByTestId('new-secret').textContent()
     assert(second.startsWith('whsec_') && second !== first, 'the rotated secret did not change')
     await card.getByText('Previous secret').waitFor()
+    await card.getByTestId('retry-policy').filter({ hasText: '5s,5m,30m' }).waitFor()
   })
 
   await step('the test-filter box says which destinations would receive a pasted event', async () => {
