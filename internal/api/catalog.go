@@ -178,13 +178,13 @@ type DestinationRequest struct {
 	ClientCert      string `json:"client_cert"`
 	ClientKey       string `json:"client_key"`
 	FollowRedirects bool   `json:"follow_redirects"`
+	// Filter and Transform are jq programs (docs/routing.md); empty: none.
+	Filter    string `json:"filter"`
+	Transform string `json:"transform"`
 	// Retry is the destination's own retry policy; absent: the global one.
 	Retry *RetryView `json:"retry"`
 	// Ordering, when present, delivers one at a time per key.
 	Ordering *OrderingView `json:"ordering"`
-	// Filter and Transform are jq programs (docs/routing.md); empty: none.
-	Filter    string `json:"filter"`
-	Transform string `json:"transform"`
 }
 
 // DestinationPatch is the body of PATCH /api/destinations/{name}: absent
@@ -204,13 +204,13 @@ type DestinationPatch struct {
 	ClientCert      *string `json:"client_cert"`
 	ClientKey       *string `json:"client_key"`
 	FollowRedirects *bool   `json:"follow_redirects"`
+	// "filter": "" and "transform": "" remove them.
+	Filter    *string `json:"filter"`
+	Transform *string `json:"transform"`
 	// Retry replaces the whole retry policy; {} returns to the global one.
 	Retry *RetryView `json:"retry"`
 	// Ordering replaces the ordering; {"enabled": false} turns it off.
 	Ordering *OrderingView `json:"ordering"`
-	// "filter": "" and "transform": "" remove them.
-	Filter    *string `json:"filter"`
-	Transform *string `json:"transform"`
 }
 
 // RotateSecretRequest is the body of POST
@@ -626,14 +626,14 @@ func (s *Server) patchDestination(w http.ResponseWriter, r *http.Request) error 
 	if req.FollowRedirects != nil {
 		d.FollowRedirects = *req.FollowRedirects
 	}
-	if req.Ordering != nil {
-		d.Ordering = orderingSetting(req.Ordering)
-	}
 	if req.Filter != nil {
 		d.Filter = *req.Filter
 	}
 	if req.Transform != nil {
 		d.Transform = *req.Transform
+	}
+	if req.Ordering != nil {
+		d.Ordering = orderingSetting(req.Ordering)
 	}
 	if req.Retry != nil {
 		if d.Retry, err = retrySettings(req.Retry); err != nil {

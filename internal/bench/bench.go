@@ -145,6 +145,8 @@ loopback port with a local receiver, drives concurrent senders for a fixed
 time, waits for every delivery, and reports ingest requests/s with p50/p99
 latency of the 202, deliveries/s, end-to-end latency (sent → arrived) p50/p99
 and the process's peak RSS (which includes the senders and the receiver).
+While it runs, progress goes to stderr: a bar on a terminal, else one line
+a second with the counts so far.
 
 With --worker-processes N (and --database-url postgres://…), the in-process
 hookd only ingests (role api) and N "hookd worker" processes of the same
@@ -452,6 +454,11 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		}()
 	}
 	began := time.Now()
+	var sendingDone atomic.Bool
+	// Progress goes to stderr, so that stdout holds only the results.
+	prog := startProgress(os.Stderr, opts.Duration, func() (int64, int64) { return accepted.Load(), delivered.Load() },
+		func() bool { return !sendingDone.Load() }, func() int64 { return accepted.Load() * int64(opts.Destinations) })
+	defer prog.stop()
 	var wg sync.WaitGroup
 	for range opts.Senders {
 		wg.Add(1)
@@ -489,6 +496,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		}()
 	}
 	wg.Wait()
+	sendingDone.Store(true)
 	sendElapsed := time.Since(began)
 	if replayed != nil {
 		out := <-replayed
@@ -522,6 +530,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	prog.stop()
 	res.Delivered = delivered.Load()
 	if phases != nil {
 		res.ReplayedArrived = phases.arrived.Load()

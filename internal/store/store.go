@@ -362,6 +362,7 @@ type DeliveryRequeueParams struct {
 }
 
 // DeliveryRequeueDeadParams filters dead deliveries for a bulk retry.
+// Zero fields do not filter.
 type DeliveryRequeueDeadParams struct {
 	Source      string
 	Destination string
