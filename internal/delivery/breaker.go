@@ -239,26 +239,10 @@ func (c *circuits) record(ctx context.Context, name string, ok bool, errText str
 
 	ci.write.Lock()
 	defer ci.write.Unlock()
-	const tries = 5
-	for try := 1; ; try++ {
-		c.mu.Lock()
-		cur := ci.st
-		c.mu.Unlock()
-		next, changed := c.policy.next(cur, ok, errText, now)
-		if !changed {
-			break
-		}
-		next.Destination = name
-		saved, err := c.store.DestinationStatePut(ctx, next)
-		if err == nil {
-			c.apply(name, saved, true)
-			break
-		}
-		if !errors.Is(err, webhook.ErrConflict) || try == tries {
-			c.log.Warn("circuit breaker: could not store the outcome", "destination", name, "err", err)
-			break
-		}
-		c.reload(ctx, name) // another process wrote first: decide again on its state
+	if err := c.put(ctx, name, ci, func(cur store.DestinationState) (store.DestinationState, bool) {
+		return c.policy.next(cur, ok, errText, now)
+	}); err != nil {
+		c.log.Warn("circuit breaker: could not store the outcome", "destination", name, "err", err)
 	}
 	c.mu.Lock()
 	ci.probeInFlight = false
@@ -266,6 +250,34 @@ func (c *circuits) record(ctx context.Context, name string, ok bool, errText str
 		ci.probing = false
 	}
 	c.mu.Unlock()
+}
+
+// put stores what decide makes of name's current state, by compare-and-set:
+// when another process wrote first, it reads that state and decides again,
+// up to 5 times. decide returns false when there is nothing to write. The
+// caller holds ci.write, so that this process's writes to one destination
+// do not race each other.
+func (c *circuits) put(ctx context.Context, name string, ci *circuit, decide func(cur store.DestinationState) (store.DestinationState, bool)) error {
+	const tries = 5
+	for try := 1; ; try++ {
+		c.mu.Lock()
+		cur := ci.st
+		c.mu.Unlock()
+		next, write := decide(cur)
+		if !write {
+			return nil
+		}
+		next.Destination = name
+		saved, err := c.store.DestinationStatePut(ctx, next)
+		if err == nil {
+			c.apply(name, saved, true)
+			return nil
+		}
+		if !errors.Is(err, webhook.ErrConflict) || try == tries {
+			return err
+		}
+		c.reload(ctx, name) // another process wrote first: decide again on its state
+	}
 }
 
 // reload reads name's state from the store.
@@ -365,27 +377,16 @@ func (c *circuits) disable(ctx context.Context, name, reason string, now time.Ti
 	c.mu.Unlock()
 	ci.write.Lock()
 	defer ci.write.Unlock()
-	const tries = 5
-	for try := 1; ; try++ {
-		c.mu.Lock()
-		cur := ci.st
-		c.mu.Unlock()
+	if err := c.put(ctx, name, ci, func(cur store.DestinationState) (store.DestinationState, bool) {
 		if circuitOf(cur) == store.CircuitDisabled {
-			break
+			return cur, false // disabled already: keep its first reason
 		}
 		next := cur
-		next.Destination, next.Circuit, next.OpenUntil = name, store.CircuitDisabled, time.Time{}
+		next.Circuit, next.OpenUntil = store.CircuitDisabled, time.Time{}
 		next.DisabledAt, next.DisabledReason, next.LastError, next.UpdatedAt = now, reason, reason, now
-		saved, err := c.store.DestinationStatePut(ctx, next)
-		if err == nil {
-			c.apply(name, saved, true)
-			break
-		}
-		if !errors.Is(err, webhook.ErrConflict) || try == tries {
-			c.log.Error("could not disable the destination; its deliveries go on", "destination", name, "reason", reason, "err", err)
-			break
-		}
-		c.reload(ctx, name)
+		return next, true
+	}); err != nil {
+		c.log.Error("could not disable the destination; its deliveries go on", "destination", name, "reason", reason, "err", err)
 	}
 	c.mu.Lock()
 	ci.probing, ci.probeInFlight = false, false
