@@ -20,6 +20,7 @@ import (
 	"github.com/hookd/hookd/internal/api"
 	"github.com/hookd/hookd/internal/auth"
 	"github.com/hookd/hookd/internal/catalog"
+	"github.com/hookd/hookd/internal/clientip"
 	"github.com/hookd/hookd/internal/config"
 	"github.com/hookd/hookd/internal/delivery"
 	"github.com/hookd/hookd/internal/egress"
@@ -237,7 +238,9 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	// than maxHeaderBytes of headers in memory. Handlers that answer for
 	// long (the live stream) move their own deadlines.
 	a.server = &http.Server{
-		Handler:           a.routes(),
+		// Behind trusted proxies, RemoteAddr becomes the client they
+		// forward for, before any handler reads it (allow-lists, logins).
+		Handler:           clientip.Handler(cfg.TrustedProxies, a.routes()),
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		ReadTimeout:       cfg.ReadTimeout,
 		WriteTimeout:      cfg.WriteTimeout,

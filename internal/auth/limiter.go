@@ -172,13 +172,15 @@ func (l *LoginLimiter) bucketLocked(key string) *rate.Limiter {
 	return b.limiter
 }
 
-// ClientAddr returns the IP address of the client that opened r's
-// connection, from r.RemoteAddr, for keying [LoginLimiter]. It deliberately
-// ignores X-Forwarded-For, Forwarded and X-Real-IP: any client can set
-// them, and trusting them would let an attacker choose a fresh address for
-// every guess. Behind a reverse proxy every client therefore shares the
-// proxy's address (the per-username limit still applies). When RemoteAddr
-// has no port it is returned as it is.
+// ClientAddr returns the IP address of r's client, from r.RemoteAddr, for
+// keying [LoginLimiter]. It reads no forwarding header itself: any client
+// can set one, and believing it would let an attacker choose a fresh
+// address for every guess. Behind a proxy listed in HOOKD_TRUSTED_PROXIES,
+// the server has already replaced RemoteAddr with the client that proxy
+// forwards for (internal/clientip), so each client behind it has its own
+// budget; behind any other proxy every client shares the proxy's address
+// (the per-username limit still applies). When RemoteAddr has no port it
+// is returned as it is.
 func ClientAddr(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/joho/godotenv"
 
+	"github.com/hookd/hookd/internal/clientip"
 	"github.com/hookd/hookd/internal/webhook"
 )
 
@@ -57,6 +58,12 @@ type Config struct {
 	// AllowDestinationCIDRs lists internal networks deliveries may reach
 	// although the SSRF guard refuses internal addresses. Default none.
 	AllowDestinationCIDRs []netip.Prefix
+	// TrustedProxies lists the reverse proxies and load balancers whose
+	// X-Forwarded-For is believed when they are the TCP peer, so that
+	// allow-lists and the login limiter see the client behind them
+	// (internal/clientip). HOOKD_TRUSTED_PROXIES. Default none: the peer
+	// address is the client and forwarding headers are ignored.
+	TrustedProxies []netip.Prefix
 	// Workers bounds concurrent delivery attempts. Default 64.
 	Workers int
 	// ShutdownTimeout bounds how long a graceful stop waits for in-flight
@@ -267,6 +274,14 @@ func (c *Config) FromEnv(env Lookup) error {
 			errs = append(errs, fmt.Errorf("HOOKD_ALLOW_DESTINATION_CIDRS: %q: %q is not an IP address or CIDR block such as 10.1.0.0/16", v, bad[0]))
 		} else {
 			c.AllowDestinationCIDRs = nets
+		}
+	}
+	if v, ok := env("HOOKD_TRUSTED_PROXIES"); ok {
+		nets, err := clientip.ParseTrusted(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("HOOKD_TRUSTED_PROXIES: %q: %w", v, err))
+		} else {
+			c.TrustedProxies = nets
 		}
 	}
 	integer("HOOKD_WORKERS", &c.Workers)

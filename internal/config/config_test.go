@@ -82,6 +82,10 @@ func TestFromEnv(t *testing.T) {
 		{"HOOKD_ALLOW_DESTINATION_CIDRS", map[string]string{"HOOKD_ALLOW_DESTINATION_CIDRS": "10.1.2.0/24, fd00::7 192.168.1.9/16"}, func(c *config.Config) {
 			c.AllowDestinationCIDRs = []netip.Prefix{netip.MustParsePrefix("10.1.2.0/24"), netip.MustParsePrefix("fd00::7/128"), netip.MustParsePrefix("192.168.0.0/16")}
 		}},
+		{"HOOKD_TRUSTED_PROXIES", map[string]string{"HOOKD_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.10 fd00::/8"}, func(c *config.Config) {
+			c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.10/32"), netip.MustParsePrefix("fd00::/8")}
+		}},
+		{"HOOKD_TRUSTED_PROXIES empty trusts no one", map[string]string{"HOOKD_TRUSTED_PROXIES": ""}, func(*config.Config) {}},
 		{"HOOKD_ALLOW_PRIVATE_DESTINATIONS 1", map[string]string{"HOOKD_ALLOW_PRIVATE_DESTINATIONS": "1"}, func(c *config.Config) { c.AllowPrivateDestinations = true }},
 		{"HOOKD_ALLOW_PRIVATE_DESTINATIONS false", map[string]string{"HOOKD_ALLOW_PRIVATE_DESTINATIONS": "false"}, func(*config.Config) {}},
 		{"HOOKD_WORKERS", map[string]string{"HOOKD_WORKERS": "8"}, func(c *config.Config) { c.Workers = 8 }},
@@ -160,6 +164,8 @@ func TestFromEnvErrorsNameTheVariable(t *testing.T) {
 		{"HOOKD_DISABLE_AFTER", "3 days"},
 		{"HOOKD_ALLOW_DESTINATION_CIDRS", "10.0.0.0/8, intranet"},
 		{"HOOKD_ALLOW_DESTINATION_CIDRS", "10.0.0.0/33"},
+		{"HOOKD_TRUSTED_PROXIES", "10.0.0.0/8, lb.internal"},
+		{"HOOKD_TRUSTED_PROXIES", "10.0.0.0/33"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.variable+"="+tt.value, func(t *testing.T) {

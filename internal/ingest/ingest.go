@@ -209,6 +209,8 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rep *Report) err
 		return fmt.Errorf("source %q: verification settings: %v", src.Name, err)
 	}
 	// A client outside the allow-list is refused before its body is read.
+	// RemoteAddr is the client behind a trusted proxy (internal/clientip
+	// rewrote it), else the TCP peer.
 	if err := ver.CheckAddr(r.RemoteAddr); err != nil {
 		return refusal(w, ver, err)
 	}

@@ -69,8 +69,9 @@ func clientAddr(remote string) (netip.Addr, bool) {
 
 // CheckAddr checks a connection's remote address (http.Request.RemoteAddr)
 // against the allow-list; an empty list allows any. It is the address of
-// the TCP peer: a proxy in front of hookd is the peer, and headers such as
-// X-Forwarded-For are not trusted, as any client can set them. Ingest calls
+// the TCP peer, or of the client behind a proxy listed in
+// HOOKD_TRUSTED_PROXIES (the server rewrites RemoteAddr; internal/clientip):
+// CheckAddr itself trusts no header, as any client can set them. Ingest calls
 // it before reading the body, so that a refused client costs no read; Verify
 // calls it too. The error wraps ErrForbidden and webhook.ErrUnauthorized.
 func (v *Verifier) CheckAddr(remoteAddr string) error {
