@@ -78,6 +78,7 @@ func TestDependencies(t *testing.T) {
 		{pkg: internal("verify"), forbidden: append(concrete, internal("ingest"), internal("delivery"), internal("api"), internal("store"))},
 		{pkg: internal("limit"), forbidden: append(concrete, internal("ingest"), internal("delivery"), internal("api"), internal("store"))},
 		{pkg: internal("web"), stdlib: true},
+		{pkg: internal("clientip"), stdlib: true},
 		// Observability reads what features report through small
 		// interfaces of its own; features never import it.
 		{pkg: internal("metrics"), forbidden: append(concrete, internal("ingest"), internal("delivery"), internal("api"))},
