@@ -34,6 +34,7 @@ import (
 	"github.com/hookd/hookd/internal/retention"
 	"github.com/hookd/hookd/internal/stats"
 	"github.com/hookd/hookd/internal/store"
+	"github.com/hookd/hookd/internal/store/postgres"
 	"github.com/hookd/hookd/internal/stream"
 	"github.com/hookd/hookd/internal/tracing"
 	"github.com/hookd/hookd/internal/web"
@@ -57,6 +58,9 @@ type Options struct {
 	AfterRecord func(store.AttemptRecordParams)
 	// PollInterval overrides the delivery engine's poll interval.
 	PollInterval time.Duration
+	// StateRefresh overrides how often the delivery engine reads the
+	// breaker states again (which also bounds its sleep between claims).
+	StateRefresh time.Duration
 	// DeferDelivery leaves delivery stopped until StartDelivery, so that a
 	// backlog can build up (bench measures how fast it drains).
 	DeferDelivery bool
@@ -78,6 +82,9 @@ type App struct {
 	api     *api.Server
 	hub     *stream.Hub
 	catalog *catalog.Catalog
+	// wakeups carries wake-ups between processes over PostgreSQL
+	// LISTEN/NOTIFY; it exists on PostgreSQL without REDIS_URL.
+	wakeups *postgres.Wakeups
 	// redisQueue and sweeper exist when REDIS_URL is set.
 	redisQueue  *redisqueue.Queue
 	sweeper     *delivery.Sweeper
@@ -132,7 +139,9 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		st.Close()
 		return nil, err
 	}
-	var q queue.Queue = embedded.New(st, nil)
+	eq := embedded.New(st, nil)
+	var q queue.Queue = eq
+	var wakeups *postgres.Wakeups
 	var rq *redisqueue.Queue
 	var redisClient io.Closer
 	if cfg.RedisURL != "" {
@@ -142,6 +151,15 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 			return nil, err
 		}
 		q = rq
+	} else if pg, ok := st.(*postgres.Store); ok {
+		// Processes sharing PostgreSQL without Redis wake each other
+		// through LISTEN/NOTIFY (Redis Pub/Sub does it when REDIS_URL is
+		// set; SQLite has one process, MongoDB has no such channel).
+		if wakeups, err = pg.NewWakeups(ctx, postgres.WakeupsOptions{Wake: eq.NotifyLocal, Logger: opts.Logger}); err != nil {
+			st.Close()
+			return nil, err
+		}
+		eq.SetBroadcaster(wakeups)
 	}
 	secret, err := jwtSecret(ctx, cfg, st)
 	if err != nil {
@@ -165,7 +183,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 			opts.AfterRecord(p)
 		}
 	}
-	a := &App{cfg: cfg, opts: opts, log: opts.Logger, store: st, hub: hub, catalog: cat, redisQueue: rq, redisClient: redisClient, served: make(chan error, 1)}
+	a := &App{cfg: cfg, opts: opts, log: opts.Logger, store: st, hub: hub, catalog: cat, redisQueue: rq, redisClient: redisClient, wakeups: wakeups, served: make(chan error, 1)}
 	if cfg.OTLPEndpoint != "" || opts.SpanExporter != nil {
 		if a.tracer, err = tracing.New(ctx, tracing.Options{Endpoint: cfg.OTLPEndpoint, Exporter: opts.SpanExporter, Version: Version}); err != nil {
 			st.Close()
@@ -214,6 +232,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		},
 		Workers:         cfg.Workers,
 		PollInterval:    opts.PollInterval,
+		StateRefresh:    opts.StateRefresh,
 		ShutdownTimeout: cfg.ShutdownTimeout,
 		UserAgent:       "hookd/" + Version,
 		Logger:          opts.Logger,
@@ -264,6 +283,11 @@ func (a *App) Start(ctx context.Context) error {
 		}
 		if n > 0 {
 			a.log.Info("recovered deliveries left in flight by a previous run", "count", n)
+		}
+	}
+	if a.wakeups != nil {
+		if err := a.wakeups.Start(ctx); err != nil {
+			return fmt.Errorf("postgres wake-ups: %w", err)
 		}
 	}
 	if a.redisQueue != nil {
@@ -376,6 +400,9 @@ func (a *App) Stop(ctx context.Context) error {
 		}
 		if a.sweeper != nil {
 			a.sweeper.Stop()
+		}
+		if a.wakeups != nil {
+			a.wakeups.Stop()
 		}
 		if a.redisQueue != nil {
 			if err := a.redisQueue.Close(); err != nil {

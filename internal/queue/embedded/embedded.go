@@ -3,6 +3,11 @@
 // lease, and an in-process channel wakes the claimer when ingest commits.
 // It is durable by construction (nothing exists only in memory), and a
 // missed wake-up costs at most one poll interval of the delivery engine.
+//
+// Processes sharing a store (PostgreSQL) wake each other only if the queue
+// is given a Broadcaster (the PostgreSQL store's LISTEN/NOTIFY wake-ups),
+// whose listener calls NotifyLocal; without one, another process finds the
+// work at its next poll.
 package embedded
 
 import (
@@ -21,11 +26,19 @@ type Claimer interface {
 	DeliveryClaimDue(ctx context.Context, params store.DeliveryClaimParams) (store.DeliveryClaimResult, error)
 }
 
+// Broadcaster tells the claimers of other processes sharing the store that
+// work was committed. Broadcast must not block: Notify runs on ingest's
+// path to its 202.
+type Broadcaster interface {
+	Broadcast()
+}
+
 // Queue implements queue.Queue over a store.
 type Queue struct {
-	store Claimer
-	now   func() time.Time
-	wake  chan struct{}
+	store     Claimer
+	now       func() time.Time
+	wake      chan struct{}
+	broadcast Broadcaster
 }
 
 var _ queue.Queue = (*Queue)(nil)
@@ -38,14 +51,28 @@ func New(s Claimer, now func() time.Time) *Queue {
 	return &Queue{store: s, now: now, wake: make(chan struct{}, 1)}
 }
 
+// SetBroadcaster makes Notify wake the claimers of other processes too.
+// Call it before the queue is used.
+func (q *Queue) SetBroadcaster(b Broadcaster) { q.broadcast = b }
+
 // Notify implements queue.Queue. The rows are already in the store; all
-// that is left is to wake the claimer, without ever blocking ingest.
+// that is left is to wake the claimers (this process's, and other
+// processes' through the Broadcaster), without ever blocking ingest.
 func (q *Queue) Notify(ctx context.Context, items []queue.Item) error {
+	q.NotifyLocal()
+	if q.broadcast != nil {
+		q.broadcast.Broadcast()
+	}
+	return nil
+}
+
+// NotifyLocal wakes this process's claimer only: what a wake-up heard
+// from another process calls. It never blocks.
+func (q *Queue) NotifyLocal() {
 	select {
 	case q.wake <- struct{}{}:
 	default:
 	}
-	return nil
 }
 
 // Wake implements queue.Queue.

@@ -45,7 +45,9 @@
 // connections per process is enough, and many processes stay well within
 // PostgreSQL's max_connections (100 by default: room for 20 processes of 4
 // connections). The pool is pgxpool's default, max(4, runtime.NumCPU())
-// connections; pool_max_conns in the URL overrides it.
+// connections; pool_max_conns in the URL overrides it. Wakeups, when used
+// (no Redis), holds one more connection per process, outside the pool,
+// for LISTEN.
 //
 // Durability. A write returns once its transaction has committed. Event
 // inserts, catalog, users and every operator action commit with
