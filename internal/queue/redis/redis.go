@@ -465,7 +465,8 @@ return #due
 // queued set), then, when asked, other destinations' ids. A quota with a
 // Max pops no more than Max minus the destination's ids in flight whose
 // lease has not run out, and its popped ids join the in-flight set, scored
-// by the end of the lease the claim is about to take. It returns the
+// by the end of the lease the claim is about to take; a popped id already
+// in that set is a stale copy of a delivery in flight, and is dropped. It returns the
 // popped members, the retry set's earliest score (false when empty), and
 // 1 when some quota was cut short by its Max while its list still held
 // ids, else 0.
@@ -494,14 +495,23 @@ local function pop(dest, n, inflight)
   if n <= 0 then return 0 end
   local ids = redis.call('LPOP', prefix .. dest, n)
   if not ids then return 0 end
+  local taken = 0
   for _, id in ipairs(ids) do
     local m = dest .. '|' .. id
-    redis.call('ZADD', KEYS[3], ARGV[4], m)
-    if inflight then redis.call('ZADD', inflight, ARGV[9], id) end
-    popped[#popped + 1] = m
+    if inflight and redis.call('ZADD', inflight, 'NX', ARGV[9], id) == 0 then
+      -- A copy of an id in flight under a live lease (a sweep may push
+      -- one): the store would refuse it, and settle would then free the
+      -- slot of the attempt still running. Dropped instead; that lease's
+      -- guard brings the id back should its claimer die.
+      redis.call('SREM', ARGV[7] .. dest, id)
+    else
+      redis.call('ZADD', KEYS[3], ARGV[4], m)
+      popped[#popped + 1] = m
+      taken = taken + 1
+    end
   end
-  left = left - #ids
-  return #ids
+  left = left - taken
+  return taken
 end
 local asked = {}
 for i = 10, #ARGV, 3 do

@@ -898,6 +898,44 @@ func TestMaxSlotsComeBack(t *testing.T) {
 	})
 }
 
+// TestMaxCopyOfInFlightKeepsItsSlot: a second copy of a delivery that is in
+// flight (the recovery sweep pushes one when it lists a delivery just
+// before another process leases it) must not free that delivery's slot
+// when the store refuses the copy, or a third claimer would exceed Max.
+func TestMaxCopyOfInFlightKeepsItsSlot(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	q := e.queue(t, false, redis.Config{ReapInterval: -1})
+	it := e.store.add("a", time.Now())
+	notify(t, q, it)
+	p := queue.ClaimParams{Quotas: capped("a", 10, 2)}
+	if got := claim(t, q, p).Jobs; len(got) != 1 {
+		t.Fatalf("first claim: %d jobs, want 1", len(got))
+	}
+	// The sweep's copy, due now, while the first lease runs; then more
+	// work behind it.
+	if err := q.Rebuild(context.Background(), []queue.Item{it}); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		notify(t, q, e.store.add("a", time.Now()))
+	}
+	taken := 1
+	for range 4 {
+		taken += len(claim(t, q, p).Jobs)
+	}
+	if taken != 2 {
+		t.Fatalf("%d leased in all with Max 2 and nothing finished; want 2", taken)
+	}
+	st, err := q.Stats(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.InFlight["a"] != 2 {
+		t.Fatalf("in flight = %d, want 2", st.InFlight["a"])
+	}
+}
+
 // TestMaxConcurrentClaimers: claimers in two processes racing for one
 // destination never hold more than its Max between them.
 func TestMaxConcurrentClaimers(t *testing.T) {
