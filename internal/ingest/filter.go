@@ -7,10 +7,10 @@ import (
 	"github.com/hookd/hookd/internal/webhook"
 )
 
-// fanOut holds what the destination filters of one event share: the
-// filter input, built (and the body parsed) at the first destination that
-// has a filter, and the event's filter time budget. An event whose
-// candidate destinations have no filter never builds it, so routing by
+// fanOut holds what the destination filters and ordering keys of one
+// event share: the filter input, built (and the body parsed) at the first
+// destination that needs it, and the event's filter time budget. An event
+// whose candidate destinations have neither never builds it, so routing by
 // source and type alone costs what it did before filters existed.
 type fanOut struct {
 	h *Handler
@@ -46,20 +46,28 @@ func (f *fanOut) filterWants(d webhook.Destination, ev webhook.Event) bool {
 			return false
 		}
 	}
-	if f.input == nil {
+	if f.ctx == nil {
 		// The request's context is not used: a client that hangs up after
 		// sending its body still gets its event stored, with every
 		// delivery its filters select.
 		f.ctx, f.cancel = context.WithTimeout(context.WithoutCancel(f.req), route.EventFilterBudget)
-		f.input = route.FilterInput(route.Event{Source: ev.Source, Type: ev.Type, Headers: ev.Headers, Body: ev.Body},
-			route.ParsePayload(ev.Body))
 	}
-	ok, err := prog.Match(f.ctx, f.input)
+	ok, err := prog.Match(f.ctx, f.inputOf(ev))
 	if err != nil {
 		f.fail(d, ev, err)
 		return false
 	}
 	return ok
+}
+
+// inputOf is ev's filter input, which ordering key programs read too:
+// the body is parsed once per event, whatever reads it.
+func (f *fanOut) inputOf(ev webhook.Event) map[string]any {
+	if f.input == nil {
+		f.input = route.FilterInput(route.Event{Source: ev.Source, Type: ev.Type, Headers: ev.Headers, Body: ev.Body},
+			route.ParsePayload(ev.Body))
+	}
+	return f.input
 }
 
 func (f *fanOut) fail(d webhook.Destination, ev webhook.Event, err error) {

@@ -243,7 +243,6 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rep *Report) err
 		return err
 	}
 	params := store.EventInsertParams{Event: ev}
-	var keyInput func() map[string]any // built once, for the first ordered destination with a key program
 	fan := fanOut{h: h, req: r.Context()}
 	for _, d := range h.opts.Catalog.Destinations() {
 		if d.Wants(ev.Source, ev.Type) && (d.Filter == "" || fan.filterWants(d, ev)) {
@@ -252,11 +251,8 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rep *Report) err
 				Status: webhook.StatusPending, NextAttemptAt: ev.ReceivedAt, CreatedAt: ev.ReceivedAt,
 			}
 			if d.Ordering != nil {
-				if keyInput == nil {
-					keyInput = ordering.Input(ev)
-				}
 				dl.Ordered = true
-				dl.OrderingKey = h.orderingKey(r.Context(), &d, ev, keyInput)
+				dl.OrderingKey = h.orderingKey(r.Context(), &d, ev, &fan)
 			}
 			params.Deliveries = append(params.Deliveries, dl)
 		}
@@ -300,8 +296,8 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rep *Report) err
 // key that cannot be computed never fails the request: the event joins the
 // destination's fallback sequence "" (still delivered in order with the
 // other keyless events) and a warning says why.
-func (h *Handler) orderingKey(ctx context.Context, d *webhook.Destination, ev webhook.Event, input func() map[string]any) string {
-	key, err := h.keyer.Key(ctx, d, input)
+func (h *Handler) orderingKey(ctx context.Context, d *webhook.Destination, ev webhook.Event, fan *fanOut) string {
+	key, err := h.keyer.Key(ctx, d, func() map[string]any { return fan.inputOf(ev) })
 	if err != nil {
 		h.opts.Logger.Warn("ordering key not computed; the event joins the fallback sequence", "event", ev.ID, "destination", d.Name, "err", err)
 	}
