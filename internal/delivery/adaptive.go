@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -100,7 +101,8 @@ const (
 func classify(res sendResult) signal {
 	switch {
 	case res.err != nil:
-		if _, ok := res.err.(timeoutError); ok {
+		// send wraps its errors with their failure reason: look inside.
+		if errors.As(res.err, new(timeoutError)) {
 			return signalSlow
 		}
 		return signalNone

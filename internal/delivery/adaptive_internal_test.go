@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"errors"
+	"github.com/hookd/hookd/internal/webhook"
 	"log/slog"
 	"net/http"
 	"testing"
@@ -30,6 +31,8 @@ func TestAdaptiveLimits(t *testing.T) {
 	badGateway := sendResult{status: http.StatusBadGateway}
 	gatewayTimeout := sendResult{status: http.StatusGatewayTimeout}
 	timeout := sendResult{err: timeoutError{time.Second}}
+	// As send returns it: with its failure reason.
+	sentTimeout := sendResult{err: withReason(webhook.ReasonTimeout, timeoutError{time.Second})}
 	refused := sendResult{err: errConnRefused}
 	serverError := sendResult{status: http.StatusInternalServerError}
 	repeat := func(n int, o outcome) []outcome {
@@ -62,6 +65,7 @@ func TestAdaptiveLimits(t *testing.T) {
 		{"502 halves", 16, []outcome{{badGateway, 0, 0.1}}, 1, 8, 0},
 		{"504 halves", 16, []outcome{{gatewayTimeout, 0, 0.1}}, 1, 8, 0},
 		{"a timeout halves", 16, []outcome{{timeout, 0, 0.1}}, 1, 8, 0},
+		{"a timeout as send reports it halves", 16, []outcome{{sentTimeout, 0, 0.1}}, 1, 8, 0},
 		{"500 says nothing of load", 16, []outcome{{serverError, 0, 0.1}}, 1, 16, 0},
 		{"503 without Retry-After says nothing of load", 16, []outcome{{unavailable, 0, 0.1}}, 1, 16, 0},
 		{"a refused connection says nothing of load", 16, []outcome{{refused, 0, 0.1}}, 1, 16, 0},
