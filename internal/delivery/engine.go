@@ -28,16 +28,13 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/hookd/hookd/internal/batch"
-	"github.com/hookd/hookd/internal/egress"
 	"github.com/hookd/hookd/internal/ids"
 	"github.com/hookd/hookd/internal/queue"
 	"github.com/hookd/hookd/internal/signing"
@@ -786,7 +783,7 @@ func (e *Engine) send(dest webhook.Destination, job webhook.Job, extra http.Head
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return sendResult{err: withReason(transportReason(err), describe(err, dest.Timeout))}
+		return sendResult{err: transportFailure(err, dest.Timeout)}
 	}
 	defer resp.Body.Close()
 	excerpt, _ := io.ReadAll(io.LimitReader(resp.Body, webhook.MaxResponseExcerpt))
@@ -819,27 +816,29 @@ func (e *Engine) signer(dest webhook.Destination, now time.Time) (*signing.Signe
 	return s, nil
 }
 
-// describe turns a transport error into a short, stable explanation that
-// an operator can act on.
-func describe(err error, timeout time.Duration) error {
+// transportFailure is the attempt error of a request that got no answer:
+// a short, stable explanation an operator can act on, carrying its failure
+// reason. transportReason decides what kind of failure it is, once; the
+// text follows from that.
+func transportFailure(err error, timeout time.Duration) error {
+	reason := transportReason(err)
+	return withReason(reason, describe(err, reason, timeout))
+}
+
+// describe is the explanation of err, of the kind reason.
+func describe(err error, reason webhook.FailureReason, timeout time.Duration) error {
 	var dnsErr *net.DNSError
 	var opErr *net.OpError
 	switch {
-	case errors.Is(err, egress.ErrForbiddenAddress):
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			return ue.Err
-		}
-		return err
-	case errors.Is(err, context.DeadlineExceeded), os.IsTimeout(err):
+	case reason == webhook.ReasonTimeout:
 		return timeoutError{timeout}
-	case errors.As(err, &dnsErr):
+	case reason == webhook.ReasonDNS && errors.As(err, &dnsErr):
 		return fmt.Errorf("dns: %s", dnsErr.Error())
-	case errors.Is(err, syscall.ECONNREFUSED):
+	case reason == webhook.ReasonConnectRefused:
 		return errors.New("connection refused")
-	case errors.Is(err, syscall.ECONNRESET):
+	case reason == webhook.ReasonConnectionReset:
 		return errors.New("connection reset by receiver")
-	case errors.As(err, &opErr):
+	case reason != webhook.ReasonSSRFRefused && errors.As(err, &opErr):
 		return fmt.Errorf("network: %s", opErr.Error())
 	}
 	var ue *url.Error

@@ -78,7 +78,7 @@ func TestTransportReason(t *testing.T) {
 			}
 			res := sendResult{status: 200}
 			if err != nil {
-				res = sendResult{err: withReason(transportReason(err), describe(err, 300*time.Millisecond))}
+				res = sendResult{err: transportFailure(err, 300*time.Millisecond)}
 			}
 			if got := res.reason(); got != tt.want {
 				t.Errorf("reason = %q, want %q (error %v)", got, tt.want, err)
