@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"testing"
 	"time"
@@ -43,23 +44,10 @@ func Run(t *testing.T, open Opener) {
 		"LeaseByID":                     testLeaseByID,
 		"ListWaiting":                   testListWaiting,
 	}
-	for name, fn := range manageTests() {
-		tests[name] = fn
-	}
-	for name, fn := range stateTests() {
-		tests[name] = fn
-	}
-	for name, fn := range dataTests() {
-		tests[name] = fn
-	}
-	for name, fn := range deadLetterTests() {
-		tests[name] = fn
-	}
-	for name, fn := range compressTests() {
-		tests[name] = fn
-	}
-	for name, fn := range orderingTests() {
-		tests[name] = fn
+	for _, more := range []map[string]func(t *testing.T, s store.Store){
+		manageTests(), stateTests(), dataTests(), deadLetterTests(), compressTests(), orderingTests(),
+	} {
+		maps.Copy(tests, more)
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
