@@ -34,7 +34,12 @@ func isMongo(url string) bool {
 // or MongoDB (shared by every process; collections and indexes ensured on
 // every start).
 func openStore(ctx context.Context, cfg config.Config) (store.Store, error) {
-	return compressing(cfg)(openStoreAs(ctx, cfg))
+	st, err := openStoreAs(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	compress(st, cfg)
+	return st, nil
 }
 
 // bodyCompressor is implemented by every store driver.
@@ -42,16 +47,10 @@ type bodyCompressor interface {
 	SetBodyCompression(over int)
 }
 
-// compressing applies HOOKD_COMPRESS_OVER to a store just opened.
-func compressing(cfg config.Config) func(store.Store, error) (store.Store, error) {
-	return func(st store.Store, err error) (store.Store, error) {
-		if err != nil {
-			return nil, err
-		}
-		if c, ok := st.(bodyCompressor); ok {
-			c.SetBodyCompression(cfg.CompressOver)
-		}
-		return st, nil
+// compress applies HOOKD_COMPRESS_OVER to a store just opened.
+func compress(st store.Store, cfg config.Config) {
+	if c, ok := st.(bodyCompressor); ok {
+		c.SetBodyCompression(cfg.CompressOver)
 	}
 }
 
@@ -97,7 +96,12 @@ func Migrate(ctx context.Context, cfg config.Config) error {
 // command beside running servers: SQLite without its process lock,
 // PostgreSQL as any process does.
 func OpenShared(ctx context.Context, cfg config.Config) (store.Store, error) {
-	return compressing(cfg)(openSharedAs(ctx, cfg))
+	st, err := openSharedAs(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	compress(st, cfg)
+	return st, nil
 }
 
 func openSharedAs(ctx context.Context, cfg config.Config) (store.Store, error) {
